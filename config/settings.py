@@ -1,0 +1,252 @@
+"""Settings for the Cloud Elements instance dashboard.
+
+Everything is read from the environment (and from a `.env` file when present) with
+django-environ. Every value has a safe development default except the production secrets:
+with DEBUG off, SECRET_KEY and FIELD_ENCRYPTION_KEYS must be set or start-up fails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+# --- Core -------------------------------------------------------------------------------------
+
+DEBUG = env.bool("DEBUG", default=True)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = "dev-only-" + "not-secret-" * 5
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Public base URL of this dashboard. The OAuth callback URL and the webhook receiver URLs sent
+# to Cloud Elements are built from it, never from the request's Host header.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "csp",
+    "instances",
+    "instances.sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+
+try:
+    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+except (ImproperlyConfigured, KeyError, ValueError) as exc:
+    # The URL itself may hold a password, so name the variable and the reason only.
+    raise ImproperlyConfigured(
+        f"DATABASE_URL is malformed ({type(exc).__name__}); expected e.g. "
+        "postgres://user:password@host:5432/name or sqlite:////path/to/db.sqlite3"
+    ) from None
+if not DATABASES["default"].get("ENGINE"):
+    raise ImproperlyConfigured("DATABASE_URL has an unsupported scheme.")
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several threads (the dashboard and the sandbox it calls over HTTP) write at once:
+    # WAL lets readers run beside a writer, IMMEDIATE takes the write lock up front so
+    # transactions queue on the busy timeout instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    # Live-server tests need a file so that the server threads do not share one connection.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication and sessions ---------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "instances:index"
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Lax, not Strict: the OAuth callback is a cross-site top-level GET that must carry the session.
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
+
+# --- Security (production values whenever DEBUG is off) ----------------------------------------
+
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+if env.bool("USE_X_FORWARDED_PROTO", default=False):
+    # Only behind a proxy that always sets or strips X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+if SESSION_COOKIE_SECURE:
+    # __Host- cookies must be Secure, Path=/ and carry no Domain.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+if CSRF_COOKIE_SECURE:
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else [
+    # HSTS preload is hard to undo, so it is an explicit opt-in (SECURE_HSTS_PRELOAD=true).
+    "security.W021",
+]
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        # The create form answers with a redirect to the provider's consent screen, and
+        # Chromium applies form-action to redirects.
+        "form-action": [SELF, "https://www.dropbox.com", "https://www.dropboxbusiness.com"],
+    },
+}
+
+# Webhook bodies hold up to 20 events plus the raw vendor body; see the receiver.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
+# --- Field encryption ---------------------------------------------------------------------------
+
+# A list of Fernet keys, newest first: the first encrypts, every one decrypts. Separate from
+# SECRET_KEY so that rotating one never makes the other's data unreadable.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+FIELD_ENCRYPTION_KEY_FILE = BASE_DIR / ".field-encryption-key"
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS must be set when DEBUG is off "
+            "(generate one with: python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())')."
+        )
+    # Development only: one key generated on first start, kept in a git-ignored file.
+    if not FIELD_ENCRYPTION_KEY_FILE.exists():
+        FIELD_ENCRYPTION_KEY_FILE.write_text(Fernet.generate_key().decode() + "\n")
+        FIELD_ENCRYPTION_KEY_FILE.chmod(0o600)
+    FIELD_ENCRYPTION_KEYS = [FIELD_ENCRYPTION_KEY_FILE.read_text().strip()]
+for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEYS entry {_position} is not a valid Fernet key "
+            "(32 url-safe base64-encoded bytes)."
+        ) from None
+
+# --- Cloud Elements -------------------------------------------------------------------------------
+
+# Unset means the embedded sandbox answers in Cloud Elements' place, under /sandbox/.
+CLOUD_ELEMENTS_BASE_URL = env.str("CLOUD_ELEMENTS_BASE_URL", default="").rstrip("/")
+CLOUD_ELEMENTS_SANDBOX = not CLOUD_ELEMENTS_BASE_URL
+CLOUD_ELEMENTS_USER_SECRET = env.str("CLOUD_ELEMENTS_USER_SECRET", default="")
+CLOUD_ELEMENTS_ORGANIZATION_SECRET = env.str("CLOUD_ELEMENTS_ORGANIZATION_SECRET", default="")
+if CLOUD_ELEMENTS_SANDBOX:
+    # The sandbox checks the same header as Cloud Elements; these secrets only open the sandbox.
+    CLOUD_ELEMENTS_USER_SECRET = CLOUD_ELEMENTS_USER_SECRET or "sandbox-user-secret"
+    CLOUD_ELEMENTS_ORGANIZATION_SECRET = (
+        CLOUD_ELEMENTS_ORGANIZATION_SECRET or "sandbox-organization-secret"
+    )
+elif not (CLOUD_ELEMENTS_USER_SECRET and CLOUD_ELEMENTS_ORGANIZATION_SECRET):
+    raise ImproperlyConfigured(
+        "CLOUD_ELEMENTS_USER_SECRET and CLOUD_ELEMENTS_ORGANIZATION_SECRET must be set "
+        "when CLOUD_ELEMENTS_BASE_URL is set."
+    )
+# Seconds: (connect, read). One number sets both.
+CLOUD_ELEMENTS_TIMEOUT = env.float("CLOUD_ELEMENTS_TIMEOUT", default=15.0)
+
+# --- Internationalisation, static files ---------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Logging ------------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "instances.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # urllib3 logs full request lines, and the OAuth URL call carries apiSecret in its query.
+        "urllib3": {"level": "WARNING"},
+        "django.db.backends": {"level": "INFO"},
+    },
+}

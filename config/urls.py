@@ -1,0 +1,25 @@
+"""URL configuration: the dashboard, the admin and, in sandbox mode, the Cloud Elements stand-in."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from instances import views
+
+admin.site.site_header = "Cloud Elements instances"
+admin.site.site_title = "Cloud Elements instances"
+admin.site.index_title = "Review"
+admin.site.site_url = None
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="instances:index", permanent=False)),
+    path("healthz", views.healthz, name="healthz"),
+    path("instances/", include("instances.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.CLOUD_ELEMENTS_SANDBOX:
+    urlpatterns.append(path("sandbox/", include("instances.sandbox.urls")))

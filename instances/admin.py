@@ -1,0 +1,163 @@
+"""Admin review of instances: declarative, secrets masked, no remote calls while listing."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+
+from .models import AuditEntry, ElementInstance, Tag, WebhookSettings
+
+# Fields whose truth lives at Cloud Elements once the instance exists there.
+REMOTE_OWNED = ("uuid", "status", "remote_id", "masked_remote_token", "last_error",
+                "last_error_request_id", "created_by", "created_at", "updated_at")
+
+
+class ElementInstanceForm(forms.ModelForm):
+    """Secrets are never prefilled: a new value is typed on purpose, blank keeps the old one."""
+
+    new_oauth_api_secret = forms.CharField(
+        label="New OAuth client secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Leave blank to keep the current secret.",
+    )
+
+    class Meta:
+        model = ElementInstance
+        fields = ("name", "element_key", "authentication_type", "oauth_api_key",
+                  "oauth_callback_url", "tags")
+
+    def save(self, commit: bool = True) -> ElementInstance:
+        instance = super().save(commit=False)
+        if self.cleaned_data.get("new_oauth_api_secret"):
+            instance.oauth_api_secret = self.cleaned_data["new_oauth_api_secret"]
+        if commit:
+            instance.save()
+            self.save_m2m()
+        return instance
+
+
+class WebhookSettingsInline(admin.StackedInline):
+    model = WebhookSettings
+    can_delete = False
+    fields = ("enabled", "callback_url", "masked_signature_key")
+    readonly_fields = fields
+
+    @admin.display(description="Callback Notification Signature Key")
+    def masked_signature_key(self, obj: WebhookSettings) -> str:
+        return obj.masked_signature_key or "—"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class AuditEntryInline(admin.TabularInline):
+    model = AuditEntry
+    fields = ("created_at", "action", "outcome", "actor", "detail", "request_id")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-created_at",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ElementInstance)
+class ElementInstanceAdmin(admin.ModelAdmin):
+    form = ElementInstanceForm
+    list_display = ("name", "element_key", "status_badge", "events_enabled", "tag_list",
+                    "remote_id", "created_by", "created_at")
+    list_filter = ("status", "element_key", ("webhook__enabled", admin.BooleanFieldListFilter),
+                   ("tags", admin.RelatedOnlyFieldListFilter), "created_at")
+    search_fields = ("name", "=remote_id", "tags__name")
+    list_select_related = ("webhook", "created_by")
+    date_hierarchy = "created_at"
+    inlines = (WebhookSettingsInline, AuditEntryInline)
+    autocomplete_fields = ("tags",)
+    readonly_fields = (*REMOTE_OWNED, "masked_oauth_api_secret")
+    list_per_page = 50
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("tags")
+
+    def get_fieldsets(self, request, obj=None):
+        editable = ["name", "element_key", "authentication_type", "oauth_api_key",
+                    "oauth_callback_url", "tags"]
+        if obj is None or obj.status in self.EDITABLE_STATUSES:
+            secret = ["masked_oauth_api_secret", "new_oauth_api_secret"]
+        else:
+            secret = ["masked_oauth_api_secret"]
+        return [
+            (None, {"fields": editable}),
+            ("Secrets", {"fields": secret}),
+            ("Cloud Elements", {"fields": list(REMOTE_OWNED)}),
+        ]
+
+    # Before Cloud Elements knows the instance, it is ours to edit; afterwards, changes must
+    # go through Cloud Elements (instance page), so the admin shows them read-only.
+    EDITABLE_STATUSES = {ElementInstance.Status.DRAFT, ElementInstance.Status.FAILED}
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status not in self.EDITABLE_STATUSES:
+            return (*REMOTE_OWNED, "masked_oauth_api_secret", "name", "element_key",
+                    "authentication_type", "oauth_api_key", "oauth_callback_url", "tags")
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        if form.cleaned_data.get("new_oauth_api_secret") and change:
+            AuditEntry.objects.create(
+                instance=obj, actor=request.user, action=AuditEntry.Action.SECRET_CHANGED,
+                detail="OAuth client secret replaced in the admin.",
+            )
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: ElementInstance):
+        return format_html('<span class="status status-{}">{}</span>', obj.status,
+                           obj.get_status_display())
+
+    @admin.display(description="Events", boolean=True, ordering="webhook__enabled")
+    def events_enabled(self, obj: ElementInstance) -> bool:
+        return obj.webhook.enabled
+
+    @admin.display(description="Tags")
+    def tag_list(self, obj: ElementInstance):
+        return format_html_join(" ", '<span class="tag">{}</span>',
+                                ((tag.name,) for tag in obj.tags.all()))
+
+    @admin.display(description="OAuth client secret")
+    def masked_oauth_api_secret(self, obj: ElementInstance) -> str:
+        return obj.masked_oauth_api_secret or "—"
+
+    @admin.display(description="Instance token")
+    def masked_remote_token(self, obj: ElementInstance) -> str:
+        return obj.masked_remote_token or "—"
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("name",)
+    search_fields = ("name",)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "instance", "action", "outcome", "actor", "request_id")
+    list_filter = ("action", "outcome", "created_at")
+    search_fields = ("instance__name", "request_id", "detail")
+    list_select_related = ("instance", "actor")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

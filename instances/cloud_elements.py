@@ -1,0 +1,422 @@
+"""The Cloud Elements platform API client: the only module that speaks HTTP to Cloud Elements.
+
+Reference: shared/reference/cloud-elements-api.md. The base URL is CLOUD_ELEMENTS_BASE_URL, or
+the embedded sandbox at SITE_URL + /sandbox/elements/api-v2 when that is unset.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .parameters import MASKED
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_API_PATH = "/sandbox/elements/api-v2"
+
+
+# --- Errors ----------------------------------------------------------------------------------
+
+
+class CloudElementsError(Exception):
+    """Any failure talking to Cloud Elements, with a message fit to show an operator.
+
+    `ambiguous` is True when the request may have been carried out remotely even though no
+    answer arrived (a timeout or dropped connection after sending, a server error), so a
+    non-idempotent call must be reconciled rather than repeated.
+    """
+
+    ambiguous = False
+    default_message = "Cloud Elements could not complete the request."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        status: int | None = None,
+        request_id: str = "",
+        remote_message: str = "",
+        provider_message: str = "",
+    ) -> None:
+        self.message = message or self.default_message
+        self.status = status
+        self.request_id = request_id
+        self.remote_message = remote_message
+        self.provider_message = provider_message
+        super().__init__(self.message)
+
+
+class CloudElementsTimeoutError(CloudElementsError):
+    ambiguous = True
+    default_message = "Cloud Elements did not answer in time."
+
+
+class CloudElementsConnectionError(CloudElementsError):
+    default_message = "Cloud Elements could not be reached."
+
+
+class CloudElementsConnectionDroppedError(CloudElementsError):
+    ambiguous = True
+    default_message = "The connection to Cloud Elements dropped before it answered."
+
+
+class CloudElementsServerError(CloudElementsError):
+    ambiguous = True
+    default_message = "Cloud Elements had an internal error."
+
+
+class CloudElementsAuthenticationError(CloudElementsError):
+    default_message = (
+        "Cloud Elements rejected the credentials: check CLOUD_ELEMENTS_USER_SECRET and "
+        "CLOUD_ELEMENTS_ORGANIZATION_SECRET."
+    )
+
+
+class CloudElementsNotFoundError(CloudElementsError):
+    default_message = "Cloud Elements has no such resource."
+
+
+class CloudElementsConflictError(CloudElementsError):
+    default_message = "Cloud Elements says the resource already exists."
+
+
+class CloudElementsBadRequestError(CloudElementsError):
+    default_message = "Cloud Elements rejected the request."
+
+
+class CloudElementsBadResponseError(CloudElementsError):
+    default_message = "Cloud Elements answered with something that is not the expected JSON."
+
+
+_ERROR_BY_STATUS: dict[int, type[CloudElementsError]] = {
+    401: CloudElementsAuthenticationError,
+    404: CloudElementsNotFoundError,
+    409: CloudElementsConflictError,
+}
+
+
+# --- Parsed responses ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OAuthUrl:
+    element: str
+    oauth_url: str
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: int
+    name: str
+    element_key: str
+    token: str = ""
+    tags: list[str] = field(default_factory=list)
+    configuration: dict[str, Any] = field(default_factory=dict)
+    valid: bool = True
+    disabled: bool = False
+    events_enabled: bool = False
+    created_date: str = ""
+
+    @classmethod
+    def from_json(cls, data: Any) -> Instance:
+        if not isinstance(data, dict) or "id" not in data:
+            raise CloudElementsBadResponseError("Cloud Elements returned an instance without id.")
+        configuration = data.get("configuration") or {}
+        events = data.get("eventsEnabled")
+        if events is None:
+            events = configuration.get("event.notification.enabled", False)
+        element = data.get("element") or {}
+        try:
+            instance_id = int(data["id"])
+        except (TypeError, ValueError):
+            raise CloudElementsBadResponseError("Cloud Elements returned a malformed id.") from None
+        return cls(
+            id=instance_id,
+            name=str(data.get("name", "")),
+            element_key=str(element.get("key", "")),
+            token=str(data.get("token") or ""),
+            tags=_parse_tags(data.get("tags")),
+            configuration=dict(configuration),
+            valid=bool(data.get("valid", True)),
+            disabled=bool(data.get("disabled", False)),
+            events_enabled=_as_bool(events),
+            created_date=str(data.get("createdDate") or ""),
+        )
+
+    def setting(self, key: str) -> str | None:
+        """Return a configuration value, or None when it is absent or masked."""
+        value = self.configuration.get(key)
+        if value is None or value == MASKED:
+            return None
+        return str(value)
+
+
+@dataclass(frozen=True)
+class ConfigurationEntry:
+    id: int
+    key: str
+    property_value: str | None
+
+    @property
+    def is_masked(self) -> bool:
+        return self.property_value == MASKED
+
+
+def _parse_tags(raw: Any) -> list[str]:
+    # Current responses use strings; the 2014 platform docs show {"id", "name"} objects.
+    tags = []
+    for tag in raw or []:
+        name = tag.get("name") if isinstance(tag, dict) else tag
+        if name:
+            tags.append(str(name))
+    return tags
+
+
+def _as_bool(value: Any) -> bool:
+    # Official examples use both JSON booleans and the strings "true"/"false".
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+# --- Transport -------------------------------------------------------------------------------
+
+_session: requests.Session | None = None
+
+
+def _get_session() -> requests.Session:
+    global _session
+    if _session is None:
+        session = requests.Session()
+        # Only GET is retried: POST /instances carries a single-use OAuth code.
+        retry = Retry(
+            total=3,
+            connect=3,
+            read=2,
+            status=3,
+            backoff_factor=0.25,
+            status_forcelist={429, 502, 503, 504},
+            allowed_methods={"GET"},
+            raise_on_status=False,
+        )
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        session.mount("https://", HTTPAdapter(max_retries=retry))
+        _session = session
+    return _session
+
+
+def base_url() -> str:
+    if settings.CLOUD_ELEMENTS_BASE_URL:
+        return settings.CLOUD_ELEMENTS_BASE_URL
+    return settings.SITE_URL + SANDBOX_API_PATH
+
+
+def _headers() -> dict[str, str]:
+    authorization = (
+        f"User {settings.CLOUD_ELEMENTS_USER_SECRET}, "
+        f"Organization {settings.CLOUD_ELEMENTS_ORGANIZATION_SECRET}"
+    )
+    return {
+        "Authorization": authorization,
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+    }
+
+
+def _request(method: str, path: str, *, params=None, json=None) -> Any:
+    url = base_url() + path
+    started = time.monotonic()
+    try:
+        response = _get_session().request(
+            method,
+            url,
+            params=params,
+            json=json,
+            headers=_headers(),
+            timeout=settings.CLOUD_ELEMENTS_TIMEOUT,
+            allow_redirects=False,
+        )
+    except requests.ConnectTimeout:
+        # Nothing was sent: not ambiguous.
+        _log(method, path, "connect timeout", started)
+        raise CloudElementsConnectionError(
+            "Cloud Elements could not be reached (connection timed out)."
+        ) from None
+    except requests.Timeout:
+        _log(method, path, "read timeout", started)
+        raise CloudElementsTimeoutError() from None
+    except requests.ConnectionError as exc:
+        _log(method, path, "connection error", started)
+        if _was_sent(exc):
+            raise CloudElementsConnectionDroppedError() from None
+        raise CloudElementsConnectionError() from None
+    except requests.RequestException:
+        _log(method, path, "request error", started)
+        raise CloudElementsConnectionError() from None
+    _log(method, path, response.status_code, started)
+    return _parse(response)
+
+
+def _was_sent(exc: requests.ConnectionError) -> bool:
+    """Tell a refused connection (nothing sent) from one that dropped after sending."""
+    text = repr(exc)
+    refused = ("NewConnectionError", "Connection refused", "NameResolutionError", "Max retries")
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return True
+    return not any(marker in text for marker in refused)
+
+
+def _log(method: str, path: str, outcome: object, started: float) -> None:
+    # The path only: query strings (apiSecret) and headers never reach a log line.
+    elapsed = (time.monotonic() - started) * 1000
+    logger.info("cloud_elements %s %s -> %s in %.0f ms", method, path, outcome, elapsed)
+
+
+def _parse(response: requests.Response) -> Any:
+    body: Any = None
+    if response.content:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+            if response.ok:
+                raise CloudElementsBadResponseError(status=response.status_code) from None
+    if response.ok:
+        return body
+    raise _error_for(response.status_code, body if isinstance(body, dict) else {})
+
+
+def _error_for(status: int, body: dict[str, Any]) -> CloudElementsError:
+    if status >= 500:
+        error_class: type[CloudElementsError] = CloudElementsServerError
+    elif status in _ERROR_BY_STATUS:
+        error_class = _ERROR_BY_STATUS[status]
+    else:
+        error_class = CloudElementsBadRequestError
+    remote = str(body.get("message") or "")
+    provider = str(body.get("providerMessage") or "")
+    message = error_class.default_message
+    if remote:
+        message = f"{message} Cloud Elements says: {remote}"
+    if provider:
+        message = f"{message} Provider says: {provider}"
+    return error_class(
+        message,
+        status=status,
+        request_id=str(body.get("requestId") or ""),
+        remote_message=remote,
+        provider_message=provider,
+    )
+
+
+def _instance(data: Any) -> Instance:
+    return Instance.from_json(data)
+
+
+# --- Operations ----------------------------------------------------------------------------
+
+
+def get_oauth_url(
+    *, element_key: str, api_key: str, api_secret: str, callback_url: str, state: str
+) -> OAuthUrl:
+    """Ask Cloud Elements for the provider's consent URL.
+
+    Reference: cloud-elements-api.md section 3, GET /elements/{keyOrId}/oauth/url
+    """
+    params = {
+        "apiKey": api_key,
+        "apiSecret": api_secret,
+        "callbackUrl": callback_url,
+        "state": state,
+    }
+    data = _request("GET", f"/elements/{element_key}/oauth/url", params=params)
+    if not isinstance(data, dict) or not data.get("oauthUrl"):
+        raise CloudElementsBadResponseError("Cloud Elements returned no oauthUrl.")
+    return OAuthUrl(element=str(data.get("element") or element_key), oauth_url=data["oauthUrl"])
+
+
+def create_instance(payload: dict[str, Any]) -> Instance:
+    """Create an element instance; never retried, since the OAuth code is single-use.
+
+    Reference: cloud-elements-api.md section 4, POST /instances
+    """
+    return _instance(_request("POST", "/instances", json=payload))
+
+
+def get_instance(instance_id: int) -> Instance:
+    """Read one element instance, including its token.
+
+    Reference: cloud-elements-api.md section 5, GET /instances/{id}
+    """
+    return _instance(_request("GET", f"/instances/{int(instance_id)}"))
+
+
+def list_instances(*, tags: list[str] | None = None, search_text: str = "") -> list[Instance]:
+    """List element instances, optionally filtered by tags and a search text.
+
+    Reference: cloud-elements-api.md section 5, GET /instances
+    """
+    params: dict[str, Any] = {}
+    if tags:
+        params["tags[]"] = list(tags)
+    if search_text:
+        params["searchText"] = search_text
+    data = _request("GET", "/instances", params=params or None)
+    if not isinstance(data, list):
+        raise CloudElementsBadResponseError("Cloud Elements returned no list of instances.")
+    return [_instance(item) for item in data]
+
+
+def update_instance(instance_id: int, changes: dict[str, Any]) -> Instance:
+    """Change part of an instance (name, tags, configuration, providerData.code).
+
+    Reference: cloud-elements-api.md section 5, PATCH /instances/{id}
+    """
+    return _instance(_request("PATCH", f"/instances/{int(instance_id)}", json=changes))
+
+
+def replace_instance(instance_id: int, payload: dict[str, Any]) -> Instance:
+    """Replace an instance's name, tags and configuration.
+
+    Reference: cloud-elements-api.md section 5, PUT /instances/{id}
+    """
+    return _instance(_request("PUT", f"/instances/{int(instance_id)}", json=payload))
+
+
+def delete_instance(instance_id: int) -> None:
+    """Delete an instance (User and Organization secrets only, never the Element token).
+
+    Reference: cloud-elements-api.md section 5, DELETE /instances/{id}
+    """
+    _request("DELETE", f"/instances/{int(instance_id)}")
+
+
+def get_configuration(instance_id: int) -> list[ConfigurationEntry]:
+    """Read an instance's configuration entries; secrets come back masked.
+
+    Reference: cloud-elements-api.md section 5, GET /instances/{id}/configuration
+    """
+    data = _request("GET", f"/instances/{int(instance_id)}/configuration")
+    if not isinstance(data, list):
+        raise CloudElementsBadResponseError("Cloud Elements returned no configuration list.")
+    entries = []
+    for item in data:
+        if not isinstance(item, dict) or "key" not in item:
+            raise CloudElementsBadResponseError("Cloud Elements returned a malformed entry.")
+        value = item.get("propertyValue")
+        entries.append(
+            ConfigurationEntry(
+                id=int(item.get("id") or 0),
+                key=str(item["key"]),
+                property_value=None if value is None else str(value),
+            )
+        )
+    return entries

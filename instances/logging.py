@@ -1,0 +1,31 @@
+"""A logging filter that keeps secrets out of log records."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_PATTERNS = [
+    (re.compile(r"(apiSecret=)[^&\s'\"]+", re.IGNORECASE), r"\1[redacted]"),
+    (re.compile(r"(User )[^,\s]+(, Organization )[^,\s'\"]+"), r"\1[redacted]\2[redacted]"),
+    (re.compile(r"(Element )[A-Za-z0-9+/=]{12,}"), r"\1[redacted]"),
+    (re.compile(r"(sha256=)[A-Za-z0-9+/=]+"), r"\1[redacted]"),
+    (re.compile(r"([?&]code=)[^&\s'\"]+"), r"\1[redacted]"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Redact apiSecret query values, Authorization secrets, signatures and OAuth codes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True

@@ -1,0 +1,206 @@
+"""Element instances, their tags, webhook settings and audit history."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+
+from . import parameters
+from .fields import EncryptedTextField
+
+
+class Tag(models.Model):
+    """A user-defined instance tag; names are trimmed and unique whatever their case."""
+
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="tag_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def normalize(name: str) -> str:
+        return " ".join(name.split())
+
+    @classmethod
+    def for_names(cls, names: list[str]) -> list[Tag]:
+        """Return tags for `names` (normalised, de-duplicated), creating missing ones."""
+        wanted: dict[str, str] = {}
+        for name in names:
+            clean = cls.normalize(name)
+            if clean:
+                wanted.setdefault(clean.lower(), clean)
+        tags = []
+        for clean in wanted.values():
+            tag = cls.objects.filter(name__iexact=clean).first()
+            tags.append(tag or cls.objects.create(name=clean))
+        return tags
+
+
+class ElementInstance(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        AUTHORIZING = "authorizing", "Authorizing"
+        ACTIVE = "active", "Active"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown (reconciling)"
+        DELETED = "deleted", "Deleted"
+
+    class AuthenticationType(models.TextChoices):
+        OAUTH2 = parameters.OAUTH2, "oauth2"
+        API_KEY = parameters.API_KEY, "apiKey"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    element_key = models.CharField(
+        "element", max_length=64, default=parameters.DEFAULT_ELEMENT_KEY, db_index=True
+    )
+    name = models.CharField(max_length=200)
+    authentication_type = models.CharField(
+        max_length=16, choices=AuthenticationType.choices, default=AuthenticationType.OAUTH2
+    )
+    oauth_api_key = models.CharField("OAuth client id", max_length=200, blank=True)
+    oauth_api_secret = EncryptedTextField("OAuth client secret", blank=True)
+    oauth_callback_url = models.URLField("OAuth callback URL", max_length=500, blank=True)
+    api_key = EncryptedTextField("API key", blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    remote_id = models.BigIntegerField("Cloud Elements id", null=True, blank=True)
+    remote_token = EncryptedTextField("instance token", blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_request_id = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="element_instances",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="instances")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["remote_id"],
+                condition=models.Q(remote_id__isnull=False),
+                name="instance_remote_id_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["element_key", "name"], name="instance_element_name"),
+            models.Index(fields=["status", "-created_at"], name="instance_status_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        creating = self._state.adding
+        super().save(*args, **kwargs)
+        if creating:
+            # Every instance has webhook settings, with the documented defaults.
+            WebhookSettings.objects.get_or_create(instance=self)
+
+    def get_absolute_url(self) -> str:
+        return reverse("instances:detail", args=[self.uuid])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def masked_oauth_api_secret(self) -> str:
+        return parameters.mask(self.oauth_api_secret)
+
+    @property
+    def masked_api_key(self) -> str:
+        return parameters.mask(self.api_key)
+
+    @property
+    def masked_remote_token(self) -> str:
+        return parameters.mask(self.remote_token)
+
+    def tag_names(self) -> list[str]:
+        # Uses the prefetch cache when the caller prefetched tags.
+        return [tag.name for tag in self.tags.all()]
+
+
+class WebhookSettings(models.Model):
+    """Event notification settings of one instance, as sent to Cloud Elements."""
+
+    instance = models.OneToOneField(
+        ElementInstance, on_delete=models.CASCADE, related_name="webhook"
+    )
+    enabled = models.BooleanField(
+        parameters.PARAMETERS["event.notification.enabled"].label,
+        default=parameters.PARAMETERS["event.notification.enabled"].default,
+        db_index=True,
+    )
+    callback_url = models.URLField(
+        parameters.PARAMETERS["event.notification.callback.url"].label, max_length=500, blank=True
+    )
+    signature_key = EncryptedTextField(
+        parameters.PARAMETERS["event.notification.signature.key"].label, blank=True
+    )
+
+    class Meta:
+        verbose_name = "webhook settings"
+        verbose_name_plural = "webhook settings"
+
+    def __str__(self) -> str:
+        return f"Events {'on' if self.enabled else 'off'} for {self.instance}"
+
+    @property
+    def masked_signature_key(self) -> str:
+        return parameters.mask(self.signature_key)
+
+
+class AuditEntry(models.Model):
+    class Action(models.TextChoices):
+        DRAFTED = "drafted", "Draft saved"
+        AUTHORIZING = "authorizing", "Sent to consent screen"
+        AUTHORIZATION_DENIED = "authorization_denied", "Authorization denied"
+        CREATED = "created", "Created at Cloud Elements"
+        REAUTHORIZED = "reauthorized", "Re-authorized"
+        EVENTS_ENABLED = "events_enabled", "Events enabled"
+        EVENTS_DISABLED = "events_disabled", "Events disabled"
+        UPDATED = "updated", "Updated"
+        SYNCED = "synced", "Synced"
+        DELETED = "deleted", "Deleted"
+        REMOTE_ERROR = "remote_error", "Remote error"
+        RECONCILED = "reconciled", "Reconciled"
+        SECRET_CHANGED = "secret_changed", "Secret changed"
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+
+    instance = models.ForeignKey(
+        ElementInstance, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    action = models.CharField(max_length=32, choices=Action.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
+    detail = models.TextField(blank=True)
+    request_id = models.CharField("Cloud Elements request id", max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["instance", "-created_at"], name="audit_instance_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.get_outcome_display()})"

@@ -1,0 +1,297 @@
+"""Cloud Elements' documented rules, as the sandbox enforces them.
+
+Kept apart from the views so that the views only parse HTTP and shape responses.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.http import JsonResponse
+from django.utils import timezone
+
+from instances.parameters import API_KEY, API_KEY_PARAMETER, MASKED, OAUTH2
+
+from .models import SandboxApp, SandboxAuthCode, SandboxInstance
+
+# The elements the sandbox knows, with the metadata Cloud Elements returns for them.
+ELEMENTS: dict[str, dict[str, Any]] = {
+    "dropbox": {"id": 14, "name": "Dropbox", "image": "elements/provider_dropbox.png"},
+    "dropboxv2": {"id": 1779, "name": "Dropbox V2", "image": "elements/provider_dropbox.png"},
+    "dropboxbusiness": {
+        "id": 1780,
+        "name": "Dropbox Business",
+        "image": "elements/provider_dropboxbusiness.png",
+    },
+}
+
+SANDBOX_USER = {
+    "id": 12345,
+    "emailAddress": "operator@sandbox.invalid",
+    "firstName": "Sandbox",
+    "lastName": "Operator",
+}
+
+
+class ApiError(Exception):
+    """An error answered in Cloud Elements' documented `{requestId, message}` shape."""
+
+    def __init__(self, status: int, message: str, provider_message: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.provider_message = provider_message
+
+    def response(self) -> JsonResponse:
+        return error_response(self.status, self.message, self.provider_message)
+
+
+def error_response(status: int, message: str, provider_message: str = "") -> JsonResponse:
+    body = {"requestId": secrets.token_hex(12), "message": message}
+    if provider_message:
+        body["providerMessage"] = provider_message
+    return JsonResponse(body, status=status)
+
+
+def check_authorization(header: str) -> None:
+    """Require `User <secret>, Organization <secret>` (an `Element <token>` part may follow)."""
+    parts: dict[str, str] = {}
+    for part in header.split(","):
+        kind, _, value = part.strip().partition(" ")
+        if kind and value:
+            parts[kind] = value.strip()
+    user_ok = hmac.compare_digest(
+        parts.get("User", "").encode(), settings.CLOUD_ELEMENTS_USER_SECRET.encode()
+    )
+    org_ok = hmac.compare_digest(
+        parts.get("Organization", "").encode(),
+        settings.CLOUD_ELEMENTS_ORGANIZATION_SECRET.encode(),
+    )
+    if not (user_ok and org_ok):
+        raise ApiError(
+            401, "Invalid Organization or User secret, or invalid Element token provided."
+        )
+
+
+def element_or_404(key: str) -> dict[str, Any]:
+    if key not in ELEMENTS:
+        raise ApiError(404, f"No element found with key '{key}'.")
+    return ELEMENTS[key]
+
+
+def register_app(*, client_id: str, client_secret: str, redirect_uri: str) -> SandboxApp:
+    """Stand in for the Dropbox App Console: the app and its redirect URI become known."""
+    app, _ = SandboxApp.objects.get_or_create(
+        client_id=client_id, defaults={"client_secret": client_secret}
+    )
+    app.client_secret = client_secret
+    if redirect_uri not in app.redirect_uris:
+        app.redirect_uris = [*app.redirect_uris, redirect_uri]
+    app.save()
+    return app
+
+
+# --- Validation -----------------------------------------------------------------------------
+
+
+def _is_true(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return value is True
+
+
+def _check_url(key: str, value: Any) -> None:
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if not parts or parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ApiError(400, f"Configuration '{key}' must be an absolute http(s) URL.")
+
+
+def clean_tags(raw: Any) -> list[str]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+        raise ApiError(400, "'tags' must be an array of strings.")
+    return [t for t in raw if t]
+
+
+def clean_configuration(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ApiError(400, "'configuration' must be an object.")
+    masked = sorted(k for k, v in raw.items() if v == MASKED)
+    if masked:
+        raise ApiError(
+            400, f"Configuration sent back with masked values: {', '.join(masked)}."
+        )
+    return dict(raw)
+
+
+def validate_configuration(configuration: dict[str, Any]) -> None:
+    """Apply the documented requirements of a Dropbox instance's configuration."""
+    auth_type = configuration.get("authentication.type", OAUTH2)
+    if auth_type not in {OAUTH2, API_KEY}:
+        raise ApiError(400, "'authentication.type' must be oauth2 or apiKey.")
+    if auth_type == OAUTH2:
+        required = ["oauth.api.key", "oauth.api.secret", "oauth.callback.url"]
+    else:
+        required = [API_KEY_PARAMETER]
+    missing = [key for key in required if not configuration.get(key)]
+    if missing:
+        raise ApiError(400, f"Missing required configuration: {', '.join(missing)}.")
+    if auth_type == OAUTH2:
+        _check_url("oauth.callback.url", configuration["oauth.callback.url"])
+    if _is_true(configuration.get("event.notification.enabled")):
+        url = configuration.get("event.notification.callback.url")
+        if not url:
+            raise ApiError(
+                400,
+                "Missing required configuration: event.notification.callback.url "
+                "(required when event.notification.enabled is true).",
+            )
+        _check_url("event.notification.callback.url", url)
+
+
+def redeem_code(code: Any, configuration: dict[str, Any]) -> None:
+    """Exchange a single-use code as Dropbox would: once, for its own app and redirect URI."""
+    invalid = ApiError(
+        400,
+        "Failed to authenticate with the provider: the authorization code is invalid.",
+        "invalid_grant",
+    )
+    if not isinstance(code, str) or not code:
+        raise ApiError(400, "Missing required providerData: code.")
+    found = SandboxAuthCode.objects.select_related("app").filter(code=code).first()
+    if found is None or found.used_at is not None or found.expired:
+        raise invalid
+    if found.app.client_id != configuration.get("oauth.api.key"):
+        raise invalid
+    if found.redirect_uri != configuration.get("oauth.callback.url"):
+        raise ApiError(400, invalid.message, "invalid_grant: redirect_uri mismatch")
+    if not hmac.compare_digest(
+        found.app.client_secret.encode(), str(configuration.get("oauth.api.secret")).encode()
+    ):
+        raise ApiError(400, invalid.message, "invalid_client")
+    claimed = SandboxAuthCode.objects.filter(pk=found.pk, used_at__isnull=True).update(
+        used_at=timezone.now()
+    )
+    if claimed != 1:
+        raise invalid
+
+
+def create(body: Any, *, element_key: str | None = None) -> SandboxInstance:
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    key = element_key or (body.get("element") or {}).get("key")
+    if not key:
+        raise ApiError(400, "Missing required field: element.key.")
+    if key not in ELEMENTS:
+        raise ApiError(400, f"No element found with key '{key}'.")
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ApiError(400, "Missing required field: name.")
+    configuration = clean_configuration(body.get("configuration"))
+    tags = clean_tags(body.get("tags"))
+    validate_configuration(configuration)
+    with transaction.atomic():
+        if configuration.get("authentication.type", OAUTH2) == OAUTH2:
+            redeem_code((body.get("providerData") or {}).get("code"), configuration)
+        instance = SandboxInstance(
+            element_key=key, name=name.strip(), tags=tags, token=SandboxInstance.new_token()
+        )
+        instance.set_configuration(configuration)
+        instance.save()
+    return instance
+
+
+def update(instance: SandboxInstance, body: Any, *, replace: bool) -> SandboxInstance:
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    if replace and not (isinstance(body.get("name"), str) and body["name"].strip()):
+        raise ApiError(400, "Missing required field: name.")
+    if "name" in body:
+        if not isinstance(body["name"], str) or not body["name"].strip():
+            raise ApiError(400, "'name' must be a non-empty string.")
+        instance.name = body["name"].strip()
+    if "tags" in body or replace:
+        # "Updating tags removes any existing tags": the list is replaced, never merged.
+        instance.tags = clean_tags(body.get("tags"))
+    changes = clean_configuration(body.get("configuration"))
+    configuration = changes if replace else {**instance.full_configuration(), **changes}
+    validate_configuration(configuration)
+    with transaction.atomic():
+        code = (body.get("providerData") or {}).get("code")
+        if code is not None:
+            redeem_code(code, configuration)
+            instance.valid = True
+        instance.set_configuration(configuration)
+        instance.save()
+    return instance
+
+
+def instance_json(instance: SandboxInstance) -> dict[str, Any]:
+    element = ELEMENTS.get(instance.element_key, {"id": 0, "name": instance.element_key})
+    auth_type = instance.full_configuration().get("authentication.type", OAUTH2)
+    return {
+        "id": instance.id,
+        "name": instance.name,
+        "createdDate": instance.created_date.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "token": instance.token,
+        "element": {
+            "id": element["id"],
+            "name": element["name"],
+            "key": instance.element_key,
+            "description": f"Add a {element['name']} Instance to connect your existing account.",
+            "image": element.get("image", ""),
+            "active": True,
+            "deleted": False,
+            "typeOauth": auth_type == OAUTH2,
+            "trialAccount": False,
+            "configDescription": f"If you do not have a {element['name']} account, create one.",
+            "signupURL": "http://www.dropbox.com",
+            "transformationsEnabled": False,
+            "bulkDownloadEnabled": False,
+            "bulkUploadEnabled": False,
+            "cloneable": False,
+            "extendable": False,
+            "beta": False,
+            "authentication": {"type": auth_type},
+            "extended": False,
+            "hub": "documents",
+            "protocolType": "http",
+            "parameters": [],
+            "private": False,
+        },
+        "provisionInteractions": [],
+        "valid": instance.valid,
+        "disabled": instance.disabled,
+        "maxCacheSize": 0,
+        "cacheTimeToLive": 0,
+        "configuration": instance.masked_configuration(),
+        "eventsEnabled": instance.events_enabled,
+        "traceLoggingEnabled": False,
+        "cachingEnabled": False,
+        "externalAuthentication": "none",
+        "user": SANDBOX_USER,
+        "tags": instance.tags,
+    }
+
+
+def configuration_json(instance: SandboxInstance) -> list[dict[str, Any]]:
+    entries = []
+    for key, value in sorted(instance.masked_configuration().items()):
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        entries.append(
+            {
+                "id": instance.configuration_ids.get(key, 0),
+                "key": key,
+                "propertyValue": None if value is None else str(value),
+            }
+        )
+    return entries

@@ -1,0 +1,160 @@
+"""The sandbox's HTTP face: Cloud Elements' platform API and Dropbox's consent screen.
+
+The API views are CSRF-exempt because they stand in for a remote JSON API called by servers,
+authenticated by the `Authorization` header; the consent page is an ordinary protected form.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from . import api
+from .models import SandboxApp, SandboxAuthCode, SandboxInstance
+
+DENIED_DESCRIPTION = "The user chose not to give your app access to their Dropbox account."
+
+
+def platform_api(view):
+    """Check the platform `Authorization` header and turn ApiError into its JSON body."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            api.check_authorization(request.headers.get("Authorization", ""))
+            return view(request, *args, **kwargs)
+        except api.ApiError as error:
+            return error.response()
+
+    return wrapper
+
+
+def _json_body(request: HttpRequest) -> object:
+    try:
+        return json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise api.ApiError(400, "The request body is not valid JSON.") from None
+
+
+def _instance_or_404(instance_id: int) -> SandboxInstance:
+    instance = SandboxInstance.objects.filter(pk=instance_id).first()
+    if instance is None:
+        raise api.ApiError(404, f"No element instance found with id {instance_id}.")
+    return instance
+
+
+@require_http_methods(["GET"])
+@platform_api
+def oauth_url(request: HttpRequest, key: str) -> HttpResponse:
+    api.element_or_404(key)
+    params = {name: request.GET.get(name, "") for name in ("apiKey", "apiSecret", "callbackUrl")}
+    params["state"] = request.GET.get("state", "")
+    missing = [name for name, value in params.items() if not value]
+    if missing:
+        raise api.ApiError(400, f"Missing required query parameter(s): {', '.join(missing)}.")
+    api.register_app(
+        client_id=params["apiKey"],
+        client_secret=params["apiSecret"],
+        redirect_uri=params["callbackUrl"],
+    )
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": params["apiKey"],
+            "redirect_uri": params["callbackUrl"],
+            "state": params["state"],
+        }
+    )
+    consent = request.build_absolute_uri(reverse("sandbox:authorize")) + "?" + query
+    return JsonResponse({"element": key, "oauthUrl": consent})
+
+
+@require_http_methods(["GET", "POST"])
+@platform_api
+def instances(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        instance = api.create(_json_body(request))
+        return JsonResponse(api.instance_json(instance))
+    found = SandboxInstance.objects.all()
+    wanted_tags = request.GET.getlist("tags[]")
+    search = request.GET.get("searchText", "").lower()
+    rows = [
+        api.instance_json(instance)
+        for instance in found
+        if all(tag in instance.tags for tag in wanted_tags)
+        and (not search or search in instance.name.lower() or search in instance.element_key)
+    ]
+    return JsonResponse(rows, safe=False)
+
+
+@require_http_methods(["POST"])
+@platform_api
+def element_instances(request: HttpRequest, key: str) -> HttpResponse:
+    api.element_or_404(key)
+    instance = api.create(_json_body(request), element_key=key)
+    return JsonResponse(api.instance_json(instance))
+
+
+@require_http_methods(["GET", "PATCH", "PUT", "DELETE"])
+@platform_api
+def instance(request: HttpRequest, instance_id: int) -> HttpResponse:
+    found = _instance_or_404(instance_id)
+    if request.method == "DELETE":
+        found.delete()
+        return HttpResponse(status=200)
+    if request.method in {"PATCH", "PUT"}:
+        found = api.update(found, _json_body(request), replace=request.method == "PUT")
+    return JsonResponse(api.instance_json(found))
+
+
+@require_http_methods(["GET"])
+@platform_api
+def configuration(request: HttpRequest, instance_id: int) -> HttpResponse:
+    return JsonResponse(api.configuration_json(_instance_or_404(instance_id)), safe=False)
+
+
+@require_http_methods(["GET", "POST"])
+def authorize(request: HttpRequest) -> HttpResponse:
+    """Dropbox's consent screen: Allow issues a single-use code, Deny reports access_denied."""
+    source = request.POST if request.method == "POST" else request.GET
+    client_id = source.get("client_id", "")
+    redirect_uri = source.get("redirect_uri", "")
+    state = source.get("state", "")
+    app = SandboxApp.objects.filter(client_id=client_id).first()
+    problem = ""
+    if source.get("response_type") != "code":
+        problem = "response_type must be 'code'."
+    elif app is None:
+        problem = "Invalid client_id: no app is registered with this App key."
+    elif redirect_uri not in app.redirect_uris:
+        # Never redirect to an unregistered URI: that would be an open redirect.
+        problem = "Invalid redirect_uri: it must match a Redirect URI registered for the app."
+    if problem:
+        return render(request, "sandbox/authorize_error.html", {"problem": problem}, status=400)
+    if request.method == "GET":
+        context = {"app": app, "redirect_uri": redirect_uri, "state": state}
+        return render(request, "sandbox/authorize.html", context)
+    if request.POST.get("decision") == "allow":
+        issued = SandboxAuthCode.issue(app=app, redirect_uri=redirect_uri)
+        params = {"code": issued.code, "state": state}
+    else:
+        params = {
+            "error": "access_denied",
+            "error_description": DENIED_DESCRIPTION,
+            "state": state,
+        }
+    return HttpResponseRedirect(_with_query(redirect_uri, params))
+
+
+def _with_query(url: str, params: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    query = "&".join(filter(None, [parts.query, urlencode(params)]))
+    return urlunsplit(parts._replace(query=query))
