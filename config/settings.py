@@ -7,6 +7,7 @@ with DEBUG off, SECRET_KEY and FIELD_ENCRYPTION_KEYS must be set or start-up fai
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -83,7 +84,12 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------------
 
 try:
-    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+    with warnings.catch_warnings():
+        # django-environ warns with the whole URL, password included.
+        warnings.simplefilter("ignore")
+        DATABASES = {
+            "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+        }
 except (ImproperlyConfigured, KeyError, ValueError) as exc:
     # The URL itself may hold a password, so name the variable and the reason only.
     raise ImproperlyConfigured(
@@ -91,7 +97,9 @@ except (ImproperlyConfigured, KeyError, ValueError) as exc:
         "postgres://user:password@host:5432/name or sqlite:////path/to/db.sqlite3"
     ) from None
 if not DATABASES["default"].get("ENGINE"):
-    raise ImproperlyConfigured("DATABASE_URL has an unsupported scheme.")
+    raise ImproperlyConfigured(
+        "DATABASE_URL is malformed: its scheme is not one of postgres://, sqlite:///."
+    )
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads (the dashboard and the sandbox it calls over HTTP) write at once:
@@ -223,7 +231,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+# In development the files are served from STATICFILES_DIRS and the apps; collectstatic is
+# for production.
+STATIC_ROOT = env.str("STATIC_ROOT", default="" if DEBUG else str(BASE_DIR / "staticfiles")) or None
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

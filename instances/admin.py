@@ -16,6 +16,9 @@ REMOTE_OWNED = ("uuid", "status", "remote_id", "masked_remote_token", "last_erro
 class ElementInstanceForm(forms.ModelForm):
     """Secrets are never prefilled: a new value is typed on purpose, blank keeps the old one."""
 
+    oauth_callback_url = forms.URLField(
+        label="OAuth callback URL", required=False, assume_scheme="https", max_length=500
+    )
     new_oauth_api_secret = forms.CharField(
         label="New OAuth client secret",
         required=False,

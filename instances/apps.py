@@ -5,5 +5,5 @@ from django.apps import AppConfig
 
 class InstancesConfig(AppConfig):
     name = "instances"
-    verbose_name = "Element instances"
+    verbose_name = "Cloud Elements"
     default_auto_field = "django.db.models.BigAutoField"

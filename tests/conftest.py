@@ -1,0 +1,70 @@
+"""The shared cast: an operator, a read-only staff user, a non-staff user, and instances."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.contrib.auth.models import Permission, User
+
+from instances.models import ElementInstance, Tag
+
+PASSWORD = "correct horse battery staple"
+USER_SECRET = "sandbox-user-secret"
+ORG_SECRET = "sandbox-organization-secret"
+AUTH_HEADER = f"User {USER_SECRET}, Organization {ORG_SECRET}"
+
+
+@pytest.fixture
+def operator(db) -> User:
+    return User.objects.create_superuser("alice", "alice@example.com", PASSWORD)
+
+
+@pytest.fixture
+def viewer(db) -> User:
+    user = User.objects.create_user("victor", "victor@example.com", PASSWORD, is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_elementinstance", "view_auditentry"])
+    )
+    return user
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return User.objects.create_user("olga", "olga@example.com", PASSWORD)
+
+
+@pytest.fixture
+def make_instance(db):
+    def make(name: str = "Marketing Dropbox", *, tags=(), **fields) -> ElementInstance:
+        fields.setdefault("oauth_api_key", "app-key-123")
+        fields.setdefault("oauth_api_secret", "app-secret-very-long-4567")
+        fields.setdefault("oauth_callback_url", "http://127.0.0.1:8000/instances/oauth/callback/")
+        instance = ElementInstance.objects.create(name=name, **fields)
+        instance.tags.set(Tag.for_names(list(tags)))
+        return instance
+
+    return make
+
+
+@pytest.fixture
+def sandbox_site(live_server, settings):
+    """A live server whose sandbox the real client talks to over HTTP."""
+    settings.SITE_URL = live_server.url
+    settings.CLOUD_ELEMENTS_BASE_URL = ""
+    return live_server
+
+
+# CI fails on a skipped test: a skipped browser test must never pass for green.
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if os.environ.get("CI") and _skipped and not hasattr(session.config, "workerinput"):
+        print(f"\nCI treats skipped tests as failures: {', '.join(_skipped)}")
+        session.exitstatus = 1

@@ -1,0 +1,146 @@
+"""Admin review: columns, filters, search, masked secrets and a constant number of queries."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from instances.models import AuditEntry, ElementInstance
+
+CHANGELIST = reverse("admin:instances_elementinstance_changelist")
+
+
+def change_url(instance: ElementInstance) -> str:
+    return reverse("admin:instances_elementinstance_change", args=[instance.pk])
+
+
+def add_rows(make_instance, count: int, start: int = 0) -> None:
+    for n in range(start, start + count):
+        instance = make_instance(f"Instance {n}", tags=[f"team-{n}", "shared"], created_by=None)
+        instance.webhook.enabled = n % 2 == 0
+        instance.webhook.save()
+
+
+def test_the_changelist_runs_a_constant_number_of_queries(client, operator, make_instance):
+    client.force_login(operator)
+    add_rows(make_instance, 3)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(CHANGELIST).status_code == 200
+    add_rows(make_instance, 30, start=3)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(CHANGELIST)
+    assert response.status_code == 200
+    assert "Instance 32" in response.text
+    assert len(many) == len(few)
+
+
+def test_the_changelist_shows_the_review_columns(client, operator, make_instance):
+    instance = make_instance("Finance", tags=["finance", "eu"], remote_id=58992,
+                             status=ElementInstance.Status.ACTIVE, created_by=operator)
+    client.force_login(operator)
+    html = client.get(CHANGELIST).text
+    for text in ["Finance", "dropbox", "Active", "finance", "eu", "58992", "alice"]:
+        assert text in html
+    assert instance.oauth_api_secret not in html
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [("q=Finance", "Finance"), ("q=58992", "Finance"), ("q=payroll", "Finance"),
+     ("status__exact=active", "Finance"), ("webhook__enabled__exact=1", "Finance")],
+)
+def test_filters_and_search_find_the_instance(client, operator, make_instance, query, expected):
+    instance = make_instance("Finance", tags=["payroll"], remote_id=58992,
+                             status=ElementInstance.Status.ACTIVE)
+    instance.webhook.enabled = True
+    instance.webhook.save()
+    make_instance("Other", status=ElementInstance.Status.DRAFT)
+    client.force_login(operator)
+    response = client.get(f"{CHANGELIST}?{query}")
+    assert response.status_code == 200
+    assert expected in response.text
+    assert ">Other<" not in response.text
+
+
+def test_a_text_search_does_not_break_on_the_numeric_id(client, operator, make_instance):
+    make_instance("Finance", remote_id=1)
+    client.force_login(operator)
+    assert client.get(f"{CHANGELIST}?q=not-a-number").status_code == 200
+
+
+def test_secrets_are_never_rendered_in_full(client, operator, make_instance):
+    instance = make_instance(oauth_api_secret="app-secret-very-long-4567",
+                             remote_token="token-abcdefghijkl-9876")
+    instance.webhook.signature_key = "signing-key-long-enough-1234"
+    instance.webhook.save()
+    client.force_login(operator)
+    html = client.get(change_url(instance)).text
+    assert "app-secret-very-long" not in html and "4567" in html
+    assert "token-abcdefghijkl" not in html and "9876" in html
+    assert "signing-key-long-enough" not in html and "1234" in html
+    assert "gAAAAA" not in html
+
+
+def test_a_blank_secret_keeps_the_stored_one(client, operator, make_instance):
+    instance = make_instance(oauth_api_secret="app-secret-very-long-4567")
+    client.force_login(operator)
+    response = client.post(change_url(instance), form_data(instance, new_oauth_api_secret=""))
+    assert response.status_code == 302, response.text
+    assert ElementInstance.objects.get(pk=instance.pk).oauth_api_secret == "app-secret-very-long-4567"
+
+
+def test_a_new_secret_is_an_explicit_audited_change(client, operator, make_instance):
+    instance = make_instance(oauth_api_secret="app-secret-very-long-4567")
+    client.force_login(operator)
+    client.post(change_url(instance), form_data(instance, new_oauth_api_secret="brand-new-secret"))
+    assert ElementInstance.objects.get(pk=instance.pk).oauth_api_secret == "brand-new-secret"
+    assert instance.audit_entries.filter(action=AuditEntry.Action.SECRET_CHANGED).exists()
+
+
+def test_an_active_instance_is_read_only_in_the_admin(client, operator, make_instance):
+    instance = make_instance("Live", status=ElementInstance.Status.ACTIVE, remote_id=7)
+    client.force_login(operator)
+    html = client.get(change_url(instance)).text
+    assert 'name="name"' not in html
+    assert 'name="new_oauth_api_secret"' not in html
+
+
+def test_a_view_only_user_can_review_but_not_change(client, viewer, make_instance):
+    instance = make_instance("Finance")
+    client.force_login(viewer)
+    assert client.get(CHANGELIST).status_code == 200
+    response = client.post(change_url(instance), form_data(instance, name="Hijacked"))
+    assert response.status_code == 403
+    assert ElementInstance.objects.get(pk=instance.pk).name == "Finance"
+
+
+def test_a_non_staff_user_is_sent_to_the_login_page(client, outsider):
+    client.force_login(outsider)
+    response = client.get(CHANGELIST)
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def form_data(instance: ElementInstance, **overrides) -> dict:
+    data = {
+        "name": instance.name,
+        "element_key": instance.element_key,
+        "authentication_type": instance.authentication_type,
+        "oauth_api_key": instance.oauth_api_key,
+        "oauth_callback_url": instance.oauth_callback_url,
+        "new_oauth_api_secret": "",
+        "webhook-TOTAL_FORMS": "1",
+        "webhook-INITIAL_FORMS": "1",
+        "webhook-MIN_NUM_FORMS": "0",
+        "webhook-MAX_NUM_FORMS": "1",
+        "webhook-0-id": str(instance.webhook.pk),
+        "webhook-0-instance": str(instance.pk),
+        "audit_entries-TOTAL_FORMS": "0",
+        "audit_entries-INITIAL_FORMS": "0",
+        "audit_entries-MIN_NUM_FORMS": "0",
+        "audit_entries-MAX_NUM_FORMS": "1000",
+    }
+    data.update(overrides)
+    return data
