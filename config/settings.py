@@ -153,10 +153,14 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else [
-    # HSTS preload is hard to undo, so it is an explicit opt-in (SECURE_HSTS_PRELOAD=true).
-    "security.W021",
-]
+SILENCED_SYSTEM_CHECKS = (
+    []
+    if SECURE_HSTS_PRELOAD
+    else [
+        # HSTS preload is hard to undo, so it is an explicit opt-in (SECURE_HSTS_PRELOAD=true).
+        "security.W021",
+    ]
+)
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -255,8 +259,12 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
-        # urllib3 logs full request lines, and the OAuth URL call carries apiSecret in its query.
-        "urllib3": {"level": "WARNING"},
+        # urllib3 logs full request lines (even its retry warnings), and the OAuth URL call
+        # carries apiSecret in its query string.
+        "urllib3": {"level": "ERROR"},
         "django.db.backends": {"level": "INFO"},
+        # The development server logs request lines, whose query strings carry secrets
+        # (the sandbox's oauth/url apiSecret, OAuth codes and states): filter them too.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.shortcuts import redirect
 from django.utils.html import format_html, format_html_join
 
 from .models import AuditEntry, ElementInstance, Tag, WebhookSettings
 
 # Fields whose truth lives at Cloud Elements once the instance exists there.
-REMOTE_OWNED = ("uuid", "status", "remote_id", "masked_remote_token", "last_error",
-                "last_error_request_id", "created_by", "created_at", "updated_at")
+REMOTE_OWNED = (
+    "uuid",
+    "status",
+    "remote_id",
+    "masked_remote_token",
+    "last_error",
+    "last_error_request_id",
+    "created_by",
+    "created_at",
+    "updated_at",
+)
 
 
 class ElementInstanceForm(forms.ModelForm):
@@ -29,8 +39,14 @@ class ElementInstanceForm(forms.ModelForm):
 
     class Meta:
         model = ElementInstance
-        fields = ("name", "element_key", "authentication_type", "oauth_api_key",
-                  "oauth_callback_url", "tags")
+        fields = (
+            "name",
+            "element_key",
+            "authentication_type",
+            "oauth_api_key",
+            "oauth_callback_url",
+            "tags",
+        )
 
     def save(self, commit: bool = True) -> ElementInstance:
         instance = super().save(commit=False)
@@ -74,10 +90,23 @@ class AuditEntryInline(admin.TabularInline):
 @admin.register(ElementInstance)
 class ElementInstanceAdmin(admin.ModelAdmin):
     form = ElementInstanceForm
-    list_display = ("name", "element_key", "status_badge", "events_enabled", "tag_list",
-                    "remote_id", "created_by", "created_at")
-    list_filter = ("status", "element_key", ("webhook__enabled", admin.BooleanFieldListFilter),
-                   ("tags", admin.RelatedOnlyFieldListFilter), "created_at")
+    list_display = (
+        "name",
+        "element_key",
+        "status_badge",
+        "events_enabled",
+        "tag_list",
+        "remote_id",
+        "created_by",
+        "created_at",
+    )
+    list_filter = (
+        "status",
+        "element_key",
+        ("webhook__enabled", admin.BooleanFieldListFilter),
+        ("tags", admin.RelatedOnlyFieldListFilter),
+        "created_at",
+    )
     search_fields = ("name", "=remote_id", "tags__name")
     list_select_related = ("webhook", "created_by")
     date_hierarchy = "created_at"
@@ -86,12 +115,22 @@ class ElementInstanceAdmin(admin.ModelAdmin):
     readonly_fields = (*REMOTE_OWNED, "masked_oauth_api_secret")
     list_per_page = 50
 
+    def add_view(self, request, form_url="", extra_context=None):
+        # Instances are created through the documented parameter form and the consent flow.
+        return redirect("instances:new")
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
 
     def get_fieldsets(self, request, obj=None):
-        editable = ["name", "element_key", "authentication_type", "oauth_api_key",
-                    "oauth_callback_url", "tags"]
+        editable = [
+            "name",
+            "element_key",
+            "authentication_type",
+            "oauth_api_key",
+            "oauth_callback_url",
+            "tags",
+        ]
         if obj is None or obj.status in self.EDITABLE_STATUSES:
             secret = ["masked_oauth_api_secret", "new_oauth_api_secret"]
         else:
@@ -108,8 +147,16 @@ class ElementInstanceAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status not in self.EDITABLE_STATUSES:
-            return (*REMOTE_OWNED, "masked_oauth_api_secret", "name", "element_key",
-                    "authentication_type", "oauth_api_key", "oauth_callback_url", "tags")
+            return (
+                *REMOTE_OWNED,
+                "masked_oauth_api_secret",
+                "name",
+                "element_key",
+                "authentication_type",
+                "oauth_api_key",
+                "oauth_callback_url",
+                "tags",
+            )
         return self.readonly_fields
 
     def save_model(self, request, obj, form, change):
@@ -118,14 +165,17 @@ class ElementInstanceAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if form.cleaned_data.get("new_oauth_api_secret") and change:
             AuditEntry.objects.create(
-                instance=obj, actor=request.user, action=AuditEntry.Action.SECRET_CHANGED,
+                instance=obj,
+                actor=request.user,
+                action=AuditEntry.Action.SECRET_CHANGED,
                 detail="OAuth client secret replaced in the admin.",
             )
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: ElementInstance):
-        return format_html('<span class="status status-{}">{}</span>', obj.status,
-                           obj.get_status_display())
+        return format_html(
+            '<span class="status status-{}">{}</span>', obj.status, obj.get_status_display()
+        )
 
     @admin.display(description="Events", boolean=True, ordering="webhook__enabled")
     def events_enabled(self, obj: ElementInstance) -> bool:
@@ -133,8 +183,9 @@ class ElementInstanceAdmin(admin.ModelAdmin):
 
     @admin.display(description="Tags")
     def tag_list(self, obj: ElementInstance):
-        return format_html_join(" ", '<span class="tag">{}</span>',
-                                ((tag.name,) for tag in obj.tags.all()))
+        return format_html_join(
+            " ", '<span class="tag">{}</span>', ((tag.name,) for tag in obj.tags.all())
+        )
 
     @admin.display(description="OAuth client secret")
     def masked_oauth_api_secret(self, obj: ElementInstance) -> str:

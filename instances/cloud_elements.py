@@ -14,6 +14,13 @@ from typing import Any
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.util.retry import Retry
 
 from .parameters import MASKED
@@ -130,10 +137,12 @@ class Instance:
         if not isinstance(data, dict) or "id" not in data:
             raise CloudElementsBadResponseError("Cloud Elements returned an instance without id.")
         configuration = data.get("configuration") or {}
+        element = data.get("element") or {}
+        if not isinstance(configuration, dict) or not isinstance(element, dict):
+            raise CloudElementsBadResponseError("Cloud Elements returned a malformed instance.")
         events = data.get("eventsEnabled")
         if events is None:
             events = configuration.get("event.notification.enabled", False)
-        element = data.get("element") or {}
         try:
             instance_id = int(data["id"])
         except (TypeError, ValueError):
@@ -244,34 +253,36 @@ def _request(method: str, path: str, *, params=None, json=None) -> Any:
             timeout=settings.CLOUD_ELEMENTS_TIMEOUT,
             allow_redirects=False,
         )
-    except requests.ConnectTimeout:
-        # Nothing was sent: not ambiguous.
-        _log(method, path, "connect timeout", started)
-        raise CloudElementsConnectionError(
-            "Cloud Elements could not be reached (connection timed out)."
-        ) from None
-    except requests.Timeout:
-        _log(method, path, "read timeout", started)
-        raise CloudElementsTimeoutError() from None
-    except requests.ConnectionError as exc:
-        _log(method, path, "connection error", started)
-        if _was_sent(exc):
-            raise CloudElementsConnectionDroppedError() from None
-        raise CloudElementsConnectionError() from None
-    except requests.RequestException:
-        _log(method, path, "request error", started)
-        raise CloudElementsConnectionError() from None
+    except requests.RequestException as exc:
+        error = _transport_error(exc)
+        _log(method, path, type(error).__name__, started)
+        raise error from None
     _log(method, path, response.status_code, started)
     return _parse(response)
 
 
-def _was_sent(exc: requests.ConnectionError) -> bool:
-    """Tell a refused connection (nothing sent) from one that dropped after sending."""
-    text = repr(exc)
-    refused = ("NewConnectionError", "Connection refused", "NameResolutionError", "Max retries")
-    if "RemoteDisconnected" in text or "Connection aborted" in text:
-        return True
-    return not any(marker in text for marker in refused)
+def _transport_error(exc: requests.RequestException) -> CloudElementsError:
+    """Map a transport failure, telling "nothing was sent" from "sent, answer lost"."""
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        # Retried GETs end here; the last attempt's cause decides.
+        reason = reason.reason
+    if isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError):
+        return CloudElementsConnectionError(
+            "Cloud Elements could not be reached (connection timed out)."
+        )
+    if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError):
+        return CloudElementsTimeoutError()
+    if isinstance(reason, NewConnectionError | NameResolutionError):
+        return CloudElementsConnectionError()
+    if isinstance(
+        exc,
+        requests.ConnectionError
+        | requests.exceptions.ChunkedEncodingError
+        | requests.exceptions.ContentDecodingError,
+    ):
+        return CloudElementsConnectionDroppedError()
+    return CloudElementsConnectionError()
 
 
 def _log(method: str, path: str, outcome: object, started: float) -> None:
@@ -281,15 +292,23 @@ def _log(method: str, path: str, outcome: object, started: float) -> None:
 
 
 def _parse(response: requests.Response) -> Any:
+    success = 200 <= response.status_code < 300
+    if 300 <= response.status_code < 400:
+        # Redirects are never followed (they could carry the Authorization header elsewhere).
+        raise CloudElementsBadResponseError(
+            f"Cloud Elements answered with a redirect ({response.status_code}); check "
+            "CLOUD_ELEMENTS_BASE_URL.",
+            status=response.status_code,
+        )
     body: Any = None
     if response.content:
         try:
             body = response.json()
         except ValueError:
             body = None
-            if response.ok:
+            if success:
                 raise CloudElementsBadResponseError(status=response.status_code) from None
-    if response.ok:
+    if success:
         return body
     raise _error_for(response.status_code, body if isinstance(body, dict) else {})
 
@@ -412,9 +431,13 @@ def get_configuration(instance_id: int) -> list[ConfigurationEntry]:
         if not isinstance(item, dict) or "key" not in item:
             raise CloudElementsBadResponseError("Cloud Elements returned a malformed entry.")
         value = item.get("propertyValue")
+        try:
+            entry_id = int(item.get("id") or 0)
+        except (TypeError, ValueError):
+            raise CloudElementsBadResponseError("Cloud Elements returned a malformed id.") from None
         entries.append(
             ConfigurationEntry(
-                id=int(item.get("id") or 0),
+                id=entry_id,
                 key=str(item["key"]),
                 property_value=None if value is None else str(value),
             )

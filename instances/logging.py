@@ -10,7 +10,7 @@ _PATTERNS = [
     (re.compile(r"(User )[^,\s]+(, Organization )[^,\s'\"]+"), r"\1[redacted]\2[redacted]"),
     (re.compile(r"(Element )[A-Za-z0-9+/=]{12,}"), r"\1[redacted]"),
     (re.compile(r"(sha256=)[A-Za-z0-9+/=]+"), r"\1[redacted]"),
-    (re.compile(r"([?&]code=)[^&\s'\"]+"), r"\1[redacted]"),
+    (re.compile(r"([?&](?:code|state)=)[^&\s'\"]+"), r"\1[redacted]"),
 ]
 
 

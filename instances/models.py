@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
+from django.utils import timezone
 
 from . import parameters
 from .fields import EncryptedTextField
@@ -204,3 +207,41 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} ({self.get_outcome_display()})"
+
+
+class OAuthState(models.Model):
+    """One pending consent: single use, bound to a session and an instance, short-lived.
+
+    Only hashes are stored: a leaked table row can neither complete a flow nor find a session.
+    """
+
+    LIFETIME = timedelta(minutes=10)
+    MAX_PENDING_PER_SESSION = 10
+
+    class Purpose(models.TextChoices):
+        CREATE = "create", "Create"
+        REAUTHORIZE = "reauthorize", "Re-authorize"
+
+    state_hash = models.CharField(max_length=64, unique=True)
+    session_hash = models.CharField(max_length=64, db_index=True)
+    instance = models.ForeignKey(
+        ElementInstance, on_delete=models.CASCADE, related_name="oauth_states"
+    )
+    element_key = models.CharField(max_length=64)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.CREATE)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} consent for {self.instance_id}"
+
+    @property
+    def expired(self) -> bool:
+        return timezone.now() - self.created_at > self.LIFETIME
+
+    @staticmethod
+    def digest(value: str) -> str:
+        return hashlib.sha256(value.encode()).hexdigest()

@@ -8,5 +8,10 @@ app_name = "instances"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("new/", views.new, name="new"),
+    path("oauth/callback/", views.oauth_callback, name="oauth_callback"),
     path("<uuid:uuid>/", views.detail, name="detail"),
+    path("<uuid:uuid>/retry/", views.retry, name="retry"),
+    path("<uuid:uuid>/reconcile/", views.reconcile, name="reconcile"),
+    path("<uuid:uuid>/reauthorize/", views.reauthorize, name="reauthorize"),
 ]

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.contrib.auth.decorators import login_required
+from django.contrib import admin, messages
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_POST
 
+from . import cloud_elements as ce
+from . import services
+from .forms import InstanceForm
 from .models import ElementInstance
 
 PAGE_SIZE = 50
+can_add = permission_required("instances.add_elementinstance", raise_exception=True)
+can_change = permission_required("instances.change_elementinstance", raise_exception=True)
 
 
-def page(request: HttpRequest, template: str, context: dict) -> TemplateResponse:
+def page(request: HttpRequest, template: str, context: dict, status: int = 200) -> TemplateResponse:
     """Render inside the Django admin's look (header, breadcrumbs, dark mode)."""
-    return TemplateResponse(request, template, {**admin.site.each_context(request), **context})
+    context = {**admin.site.each_context(request), "is_nav_sidebar_enabled": False, **context}
+    return TemplateResponse(request, template, context, status=status)
 
 
 @never_cache
@@ -41,8 +48,7 @@ def index(request: HttpRequest) -> HttpResponse:
         .select_related("webhook", "created_by")
         .prefetch_related("tags")
     )
-    paginator = Paginator(instances, PAGE_SIZE)
-    page_obj = paginator.get_page(request.GET.get("page"))
+    page_obj = Paginator(instances, PAGE_SIZE).get_page(request.GET.get("page"))
     return page(request, "instances/index.html", {"title": "Instances", "page_obj": page_obj})
 
 
@@ -55,3 +61,97 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
     audit = instance.audit_entries.select_related("actor")[:50]
     context = {"title": instance.name, "instance": instance, "audit": audit}
     return page(request, "instances/detail.html", context)
+
+
+@sensitive_post_parameters("oauth_api_secret", "api_key", "signature_key")
+@login_required
+@can_add
+def new(request: HttpRequest) -> HttpResponse:
+    form = InstanceForm(request.POST or None)
+    if request.method != "POST" or not form.is_valid():
+        status = 400 if request.method == "POST" else 200
+        context = {"title": "New element instance", "form": form}
+        return page(request, "instances/new.html", context, status=status)
+    instance = services.create_draft(data=form.cleaned_data, actor=request.user)
+    if instance.authentication_type == ElementInstance.AuthenticationType.API_KEY:
+        services.create_with_api_key(instance=instance, actor=request.user)
+        return redirect(instance)
+    return _to_consent(request, instance, services.start_authorization)
+
+
+@never_cache
+@login_required
+@require_GET
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    try:
+        instance = services.complete_authorization(
+            state=request.GET.get("state", ""),
+            session_key=request.session.session_key or "",
+            params=request.GET.dict(),
+            actor=request.user,
+        )
+    except services.StateError as error:
+        context = {"title": "This sign-in cannot be used", "error": error}
+        return page(request, "instances/oauth_error.html", context, status=error.status)
+    # Post/redirect/get: the code and state leave the address bar.
+    if instance.status == ElementInstance.Status.ACTIVE:
+        messages.success(
+            request, f"“{instance.name}” is connected (Cloud Elements id {instance.remote_id})."
+        )
+    elif instance.last_error:
+        messages.error(request, instance.last_error)
+    return redirect(instance)
+
+
+@require_POST
+@login_required
+@can_change
+def retry(request: HttpRequest, uuid) -> HttpResponse:
+    instance = get_object_or_404(ElementInstance.objects.select_related("webhook"), uuid=uuid)
+    if instance.status not in {
+        ElementInstance.Status.FAILED,
+        ElementInstance.Status.UNKNOWN,
+        ElementInstance.Status.DRAFT,
+        ElementInstance.Status.AUTHORIZING,
+    }:
+        messages.error(request, "Only a draft, failed or unknown instance can be retried.")
+        return redirect(instance)
+    return _to_consent(request, instance, services.retry)
+
+
+@require_POST
+@login_required
+@can_change
+def reconcile(request: HttpRequest, uuid) -> HttpResponse:
+    instance = get_object_or_404(ElementInstance, uuid=uuid, status=ElementInstance.Status.UNKNOWN)
+    services.reconcile(instance=instance, actor=request.user)
+    messages.info(
+        request, f"Status after checking Cloud Elements: {instance.get_status_display()}."
+    )
+    return redirect(instance)
+
+
+@require_POST
+@login_required
+@can_change
+def reauthorize(request: HttpRequest, uuid) -> HttpResponse:
+    instance = get_object_or_404(ElementInstance, uuid=uuid, status=ElementInstance.Status.ACTIVE)
+    return _to_consent(request, instance, services.reauthorize)
+
+
+def _to_consent(request: HttpRequest, instance: ElementInstance, start) -> HttpResponse:
+    """Run a service that may return a consent URL; go there, or back to the instance."""
+    if not request.session.session_key:
+        request.session.cycle_key()
+    try:
+        url = start(instance=instance, session_key=request.session.session_key, actor=request.user)
+    except ce.CloudElementsError as error:
+        messages.error(request, f"{error.message} Your draft is saved; retry when ready.")
+        return redirect(instance)
+    except services.StateError as error:
+        messages.error(request, error.message)
+        return redirect(instance)
+    if url is None:
+        return redirect(instance)
+    # The URL comes from Cloud Elements' oauth/url answer, as its documentation says to use it.
+    return HttpResponseRedirect(url)

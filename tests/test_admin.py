@@ -37,8 +37,13 @@ def test_the_changelist_runs_a_constant_number_of_queries(client, operator, make
 
 
 def test_the_changelist_shows_the_review_columns(client, operator, make_instance):
-    instance = make_instance("Finance", tags=["finance", "eu"], remote_id=58992,
-                             status=ElementInstance.Status.ACTIVE, created_by=operator)
+    instance = make_instance(
+        "Finance",
+        tags=["finance", "eu"],
+        remote_id=58992,
+        status=ElementInstance.Status.ACTIVE,
+        created_by=operator,
+    )
     client.force_login(operator)
     html = client.get(CHANGELIST).text
     for text in ["Finance", "dropbox", "Active", "finance", "eu", "58992", "alice"]:
@@ -48,12 +53,18 @@ def test_the_changelist_shows_the_review_columns(client, operator, make_instance
 
 @pytest.mark.parametrize(
     "query, expected",
-    [("q=Finance", "Finance"), ("q=58992", "Finance"), ("q=payroll", "Finance"),
-     ("status__exact=active", "Finance"), ("webhook__enabled__exact=1", "Finance")],
+    [
+        ("q=Finance", "Finance"),
+        ("q=58992", "Finance"),
+        ("q=payroll", "Finance"),
+        ("status__exact=active", "Finance"),
+        ("webhook__enabled__exact=1", "Finance"),
+    ],
 )
 def test_filters_and_search_find_the_instance(client, operator, make_instance, query, expected):
-    instance = make_instance("Finance", tags=["payroll"], remote_id=58992,
-                             status=ElementInstance.Status.ACTIVE)
+    instance = make_instance(
+        "Finance", tags=["payroll"], remote_id=58992, status=ElementInstance.Status.ACTIVE
+    )
     instance.webhook.enabled = True
     instance.webhook.save()
     make_instance("Other", status=ElementInstance.Status.DRAFT)
@@ -71,8 +82,9 @@ def test_a_text_search_does_not_break_on_the_numeric_id(client, operator, make_i
 
 
 def test_secrets_are_never_rendered_in_full(client, operator, make_instance):
-    instance = make_instance(oauth_api_secret="app-secret-very-long-4567",
-                             remote_token="token-abcdefghijkl-9876")
+    instance = make_instance(
+        oauth_api_secret="app-secret-very-long-4567", remote_token="token-abcdefghijkl-9876"
+    )
     instance.webhook.signature_key = "signing-key-long-enough-1234"
     instance.webhook.save()
     client.force_login(operator)
@@ -88,7 +100,9 @@ def test_a_blank_secret_keeps_the_stored_one(client, operator, make_instance):
     client.force_login(operator)
     response = client.post(change_url(instance), form_data(instance, new_oauth_api_secret=""))
     assert response.status_code == 302, response.text
-    assert ElementInstance.objects.get(pk=instance.pk).oauth_api_secret == "app-secret-very-long-4567"
+    assert (
+        ElementInstance.objects.get(pk=instance.pk).oauth_api_secret == "app-secret-very-long-4567"
+    )
 
 
 def test_a_new_secret_is_an_explicit_audited_change(client, operator, make_instance):

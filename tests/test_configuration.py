@@ -79,7 +79,9 @@ def test_production_without_secret_key_refuses_to_start():
 
 
 def test_a_real_cloud_elements_url_needs_its_secrets():
-    result = manage("check", CLOUD_ELEMENTS_BASE_URL="https://api.cloud-elements.com/elements/api-v2")
+    result = manage(
+        "check", CLOUD_ELEMENTS_BASE_URL="https://api.cloud-elements.com/elements/api-v2"
+    )
     assert result.returncode != 0
     assert "CLOUD_ELEMENTS_USER_SECRET" in result.stderr
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection
 
 from instances.fields import DecryptionError
-from instances.models import ElementInstance, WebhookSettings
+from instances.models import ElementInstance
 
 SECRET = "app-secret-plaintext-0042"
 SIGNING = "signing-key-plaintext-0043"
@@ -46,7 +48,10 @@ def test_secrets_read_back_as_plaintext(stored):
 
 
 def test_a_new_first_key_still_decrypts_rows_written_with_the_old_one(stored, settings):
-    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.FIELD_ENCRYPTION_KEYS]
+    settings.FIELD_ENCRYPTION_KEYS = [
+        Fernet.generate_key().decode(),
+        *settings.FIELD_ENCRYPTION_KEYS,
+    ]
     assert ElementInstance.objects.get(pk=stored.pk).oauth_api_secret == SECRET
 
 
@@ -61,7 +66,7 @@ def test_rotation_re_encrypts_so_the_old_key_can_be_dropped(stored, settings):
     new = Fernet.generate_key().decode()
     before = raw_row("instances_elementinstance", "oauth_api_secret", stored.pk)
     settings.FIELD_ENCRYPTION_KEYS = [new, *old]
-    call_command("rotate_field_keys", stdout=open("/dev/null", "w"))
+    call_command("rotate_field_keys", stdout=io.StringIO())
     after = raw_row("instances_elementinstance", "oauth_api_secret", stored.pk)
     assert after != before
     settings.FIELD_ENCRYPTION_KEYS = [new]

@@ -42,9 +42,12 @@ def test_the_instance_list_uses_the_admin_look(client, operator, make_instance):
 
 
 def test_the_instance_page_masks_secrets(client, operator, make_instance):
-    instance = make_instance(oauth_api_secret="app-secret-very-long-4567",
-                             remote_token="token-abcdefghijkl-9876",
-                             status=ElementInstance.Status.ACTIVE, remote_id=58992)
+    instance = make_instance(
+        oauth_api_secret="app-secret-very-long-4567",
+        remote_token="token-abcdefghijkl-9876",
+        status=ElementInstance.Status.ACTIVE,
+        remote_id=58992,
+    )
     client.force_login(operator)
     html = client.get(instance.get_absolute_url()).text
     assert "58992" in html and "Active" in html
@@ -52,8 +55,9 @@ def test_the_instance_page_masks_secrets(client, operator, make_instance):
     assert "token-abcdefghijkl" not in html
 
 
-def test_the_instance_list_query_count_does_not_grow(client, operator, make_instance,
-                                                     django_assert_max_num_queries):
+def test_the_instance_list_query_count_does_not_grow(
+    client, operator, make_instance, django_assert_max_num_queries
+):
     client.force_login(operator)
     for n in range(3):
         make_instance(f"I{n}", tags=["a", f"t{n}"])
@@ -71,8 +75,12 @@ def test_the_instance_list_query_count_does_not_grow(client, operator, make_inst
 
 def test_responses_carry_a_content_security_policy(client, db):
     csp = client.get("/healthz")["Content-Security-Policy"]
-    for directive in ["default-src 'self'", "object-src 'none'", "base-uri 'none'",
-                      "frame-ancestors 'none'"]:
+    for directive in [
+        "default-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]:
         assert directive in csp
 
 

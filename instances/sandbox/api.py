@@ -126,9 +126,7 @@ def clean_configuration(raw: Any) -> dict[str, Any]:
         raise ApiError(400, "'configuration' must be an object.")
     masked = sorted(k for k, v in raw.items() if v == MASKED)
     if masked:
-        raise ApiError(
-            400, f"Configuration sent back with masked values: {', '.join(masked)}."
-        )
+        raise ApiError(400, f"Configuration sent back with masked values: {', '.join(masked)}.")
     return dict(raw)
 
 

@@ -13,8 +13,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_an_operator_logs_in_and_reviews_instances(page, operator, make_instance):
-    make_instance("Finance Dropbox", tags=["finance"], status=ElementInstance.Status.ACTIVE,
-                  remote_id=58992, oauth_api_secret="app-secret-very-long-4567")
+    make_instance(
+        "Finance Dropbox",
+        tags=["finance"],
+        status=ElementInstance.Status.ACTIVE,
+        remote_id=58992,
+        oauth_api_secret="app-secret-very-long-4567",
+    )
     log_in(page, "alice", PASSWORD)
 
     row = page.get_by_role("row", name="Finance Dropbox")

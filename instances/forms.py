@@ -1,0 +1,185 @@
+"""The instance form: the documented Dropbox parameter table, field by field."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from urllib.parse import urlsplit
+
+from django import forms
+from django.conf import settings
+from django.urls import reverse
+
+from . import parameters
+from .models import ElementInstance
+
+P = parameters.PARAMETERS
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+TAG_SEPARATORS = re.compile(r"[,\n\r]+")
+
+
+def oauth_callback_url() -> str:
+    return settings.SITE_URL + reverse("instances:oauth_callback")
+
+
+def webhook_url(instance_uuid: uuid.UUID | str) -> str:
+    return f"{settings.SITE_URL}/webhooks/{instance_uuid}/"
+
+
+def validate_callback_url(value: str) -> None:
+    """Absolute http(s) URL; plain http only for this machine (as Dropbox requires)."""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise forms.ValidationError("Enter an absolute URL starting with https://.")
+    if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
+        raise forms.ValidationError(
+            "Use https:// (plain http:// is only accepted for localhost and 127.0.0.1)."
+        )
+
+
+def parse_tags(value: str) -> list[str]:
+    """Split on commas and line breaks, trim, and drop duplicates whatever their case."""
+    seen: dict[str, str] = {}
+    for raw in TAG_SEPARATORS.split(value or ""):
+        tag = " ".join(raw.split())
+        if tag:
+            seen.setdefault(tag.lower(), tag)
+    return list(seen.values())
+
+
+class ParameterMixin:
+    """Label, help text and API name of a field come from the parameter table."""
+
+    def documented(self, field_name: str, parameter: str, *, label: str | None = None) -> None:
+        field = self.fields[field_name]
+        spec = P.get(parameter)
+        field.label = label or (spec.label if spec else parameter)
+        field.help_text = spec.description if spec else field.help_text
+        field.api_name = parameter
+        field.optional = bool(spec and spec.optional)
+
+
+class InstanceForm(ParameterMixin, forms.Form):
+    """Everything a person supplies for `POST /instances`."""
+
+    instance_uuid = forms.UUIDField(widget=forms.HiddenInput)
+    name = forms.CharField(max_length=200)
+    element_key = forms.RegexField(
+        regex=r"^[a-z][a-z0-9]*$",
+        max_length=64,
+        initial=parameters.DEFAULT_ELEMENT_KEY,
+        error_messages={"invalid": "Use the element key: lowercase letters and digits."},
+    )
+    authentication_type = forms.ChoiceField(
+        choices=ElementInstance.AuthenticationType.choices,
+        initial=P["authentication.type"].default,
+        widget=forms.RadioSelect,
+    )
+    oauth_callback_url = forms.CharField(max_length=500, required=False)
+    oauth_api_key = forms.CharField(max_length=200, required=False)
+    oauth_api_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="apiKey authentication only. The key Cloud Elements passes to Dropbox.",
+    )
+    events_enabled = forms.BooleanField(
+        required=False, initial=P["event.notification.enabled"].default
+    )
+    event_callback_url = forms.CharField(max_length=500, required=False)
+    signature_key = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "off", "data-generate-key": "true"}
+        ),
+    )
+    tags = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    OAUTH_FIELDS = ("oauth_callback_url", "oauth_api_key", "oauth_api_secret")
+    SECRET_FIELDS = ("oauth_api_secret", "api_key", "signature_key")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.documented("name", "name")
+        self.documented("element_key", "key")
+        self.documented("authentication_type", "authentication.type")
+        self.documented("oauth_callback_url", "oauth.callback.url")
+        self.documented("oauth_api_key", "oauth.api.key")
+        self.documented("oauth_api_secret", "oauth.api.secret")
+        self.documented("api_key", parameters.API_KEY_PARAMETER, label="API key")
+        self.documented("events_enabled", "event.notification.enabled")
+        self.documented("event_callback_url", "event.notification.callback.url")
+        self.documented("signature_key", "event.notification.signature.key")
+        self.documented("tags", "tags")
+        self.fields["api_key"].help_text = (
+            "apiKey authentication only. The documentation does not name this parameter; "
+            f"it is sent as {parameters.API_KEY_PARAMETER}."
+        )
+        self.fields["tags"].help_text += " Separate tags with commas or new lines."
+        if not self.is_bound:
+            new_uuid = uuid.uuid4()
+            self.initial.setdefault("instance_uuid", new_uuid)
+            self.initial.setdefault("oauth_callback_url", oauth_callback_url())
+            self.initial.setdefault("event_callback_url", webhook_url(new_uuid))
+
+    def clean_name(self) -> str:
+        return " ".join(self.cleaned_data["name"].split())
+
+    def clean_instance_uuid(self) -> uuid.UUID:
+        value = self.cleaned_data["instance_uuid"]
+        if ElementInstance.objects.filter(uuid=value).exists():
+            raise forms.ValidationError("This form was already submitted; start a new one.")
+        return value
+
+    def clean_tags(self) -> list[str]:
+        tags = parse_tags(self.cleaned_data["tags"])
+        if any(len(tag) > 100 for tag in tags):
+            raise forms.ValidationError("A tag can be at most 100 characters long.")
+        return tags
+
+    def clean(self) -> dict:
+        data = super().clean()
+        required = "This field is required for {}."
+        if data.get("authentication_type") == parameters.OAUTH2:
+            for name in self.OAUTH_FIELDS:
+                if not data.get(name):
+                    self.add_error(name, required.format("oauth2 authentication"))
+        elif data.get("authentication_type") == parameters.API_KEY and not data.get("api_key"):
+            self.add_error("api_key", required.format("apiKey authentication"))
+        if data.get("events_enabled") and not data.get("event_callback_url"):
+            self.add_error("event_callback_url", "Events Enabled needs a URL to send events to.")
+        for name in ("oauth_callback_url", "event_callback_url"):
+            if data.get(name):
+                try:
+                    validate_callback_url(data[name])
+                except forms.ValidationError as error:
+                    self.add_error(name, error)
+        self._flag_duplicate(data)
+        return data
+
+    def _flag_duplicate(self, data: dict) -> None:
+        if not data.get("name") or not data.get("element_key"):
+            return
+        duplicate = ElementInstance.objects.filter(
+            element_key=data["element_key"],
+            name__iexact=data["name"],
+            status=ElementInstance.Status.ACTIVE,
+        ).first()
+        if duplicate:
+            self.add_error(
+                "name",
+                f"An active {duplicate.element_key} instance named “{duplicate.name}” already "
+                "exists. Choose another name, or re-authorize that instance instead.",
+            )
+
+    def secrets_to_retype(self) -> list[str]:
+        """Labels of secrets the browser must send again (they are never rendered back)."""
+        return [
+            str(self.fields[name].label)
+            for name in self.SECRET_FIELDS
+            if self.is_bound and self.data.get(name)
+        ]

@@ -1,0 +1,393 @@
+"""Operations on instances, shared by views, admin actions and commands.
+
+The rule everywhere: save locally first, never hold a database transaction across a remote
+call, change local state to match Cloud Elements only after it answered, and write down what
+happened in the audit history.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from . import cloud_elements as ce
+from . import parameters
+from .forms import webhook_url
+from .models import AuditEntry, ElementInstance, OAuthState, Tag, WebhookSettings
+
+Status = ElementInstance.Status
+Action = AuditEntry.Action
+
+# RFC 6749 section 4.1.2.1 error codes, with what they mean for an operator.
+OAUTH_ERRORS = {
+    "access_denied": "Access was denied on the consent screen",
+    "invalid_request": "The provider found the authorization request malformed",
+    "unauthorized_client": "The app is not allowed to request authorization this way",
+    "unsupported_response_type": "The provider does not support this kind of authorization",
+    "invalid_scope": "The requested scope is invalid",
+    "server_error": "The provider had an internal error",
+    "temporarily_unavailable": "The provider is temporarily unavailable",
+}
+
+
+class StateError(Exception):
+    """An OAuth callback whose `state` cannot be accepted; nothing was sent to Cloud Elements."""
+
+    def __init__(self, reason: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.status = status
+
+
+def record(
+    instance: ElementInstance,
+    action: str,
+    *,
+    actor=None,
+    outcome: str = AuditEntry.Outcome.SUCCESS,
+    detail: str = "",
+    request_id: str = "",
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        instance=instance,
+        action=action,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        outcome=outcome,
+        detail=detail[:2000],
+        request_id=request_id,
+    )
+
+
+def _record_error(instance: ElementInstance, error: ce.CloudElementsError, *, actor) -> None:
+    record(
+        instance,
+        Action.REMOTE_ERROR,
+        actor=actor,
+        outcome=AuditEntry.Outcome.FAILURE,
+        detail=error.message,
+        request_id=error.request_id,
+    )
+
+
+# --- Drafts and payloads -------------------------------------------------------------------
+
+
+@sensitive_variables("data")
+def create_draft(*, data: dict[str, Any], actor) -> ElementInstance:
+    """Save what the operator typed before anything is sent anywhere."""
+    with transaction.atomic():
+        instance = ElementInstance.objects.create(
+            uuid=data["instance_uuid"],
+            name=data["name"],
+            element_key=data["element_key"],
+            authentication_type=data["authentication_type"],
+            oauth_api_key=data.get("oauth_api_key", ""),
+            oauth_api_secret=data.get("oauth_api_secret", ""),
+            oauth_callback_url=data.get("oauth_callback_url", ""),
+            api_key=data.get("api_key", ""),
+            created_by=actor,
+        )
+        WebhookSettings.objects.filter(instance=instance).update(
+            enabled=bool(data.get("events_enabled")),
+            callback_url=data.get("event_callback_url", ""),
+        )
+        if data.get("signature_key"):
+            # Through save(), so that the field encrypts it.
+            webhook = instance.webhook
+            webhook.signature_key = data["signature_key"]
+            webhook.save(update_fields=["signature_key"])
+        instance.tags.set(Tag.for_names(data.get("tags", [])))
+        record(instance, Action.DRAFTED, actor=actor)
+    return ElementInstance.objects.select_related("webhook").get(pk=instance.pk)
+
+
+@sensitive_variables("configuration")
+def build_instance_payload(instance: ElementInstance, *, code: str | None = None) -> dict:
+    """The documented `POST /instances` body (see shared/seed) for this instance."""
+    webhook = instance.webhook
+    configuration: dict[str, Any] = {}
+    if instance.authentication_type == parameters.OAUTH2:
+        configuration["oauth.api.key"] = instance.oauth_api_key
+        configuration["oauth.api.secret"] = instance.oauth_api_secret
+        configuration["oauth.callback.url"] = instance.oauth_callback_url
+    else:
+        configuration["authentication.type"] = parameters.API_KEY
+        configuration[parameters.API_KEY_PARAMETER] = instance.api_key
+    configuration["event.notification.enabled"] = webhook.enabled
+    if webhook.callback_url:
+        configuration["event.notification.callback.url"] = webhook.callback_url
+    if webhook.signature_key:
+        configuration["event.notification.signature.key"] = webhook.signature_key
+    payload: dict[str, Any] = {"element": {"key": instance.element_key}}
+    if code is not None:
+        payload["providerData"] = {"code": code}
+    payload["configuration"] = configuration
+    payload["tags"] = instance.tag_names()
+    payload["name"] = instance.name
+    return payload
+
+
+# --- OAuth consent -------------------------------------------------------------------------
+
+
+def start_authorization(
+    *, instance: ElementInstance, session_key: str, actor, purpose: str = OAuthState.Purpose.CREATE
+) -> str:
+    """Mint a fresh state for this session and instance; return the consent URL to redirect to."""
+    state = secrets.token_urlsafe(32)  # 256 bits
+    session_hash = OAuthState.digest(session_key)
+    _forget_old_states(session_hash)
+    OAuthState.objects.create(
+        state_hash=OAuthState.digest(state),
+        session_hash=session_hash,
+        instance=instance,
+        element_key=instance.element_key,
+        purpose=purpose,
+    )
+    try:
+        answer = ce.get_oauth_url(
+            element_key=instance.element_key,
+            api_key=instance.oauth_api_key,
+            api_secret=instance.oauth_api_secret,
+            callback_url=instance.oauth_callback_url,
+            state=state,
+        )
+    except ce.CloudElementsError as error:
+        # A GET changes nothing remotely, so even an ambiguous failure is a plain failure here.
+        if purpose == OAuthState.Purpose.CREATE:
+            _mark(instance, Status.FAILED, error.message, error.request_id)
+        _record_error(instance, error, actor=actor)
+        raise
+    if purpose == OAuthState.Purpose.CREATE:
+        _mark(instance, Status.AUTHORIZING)
+    record(instance, Action.AUTHORIZING, actor=actor, detail=f"{purpose} consent started")
+    return answer.oauth_url
+
+
+def _forget_old_states(session_hash: str) -> None:
+    pending = OAuthState.objects.filter(session_hash=session_hash, used_at__isnull=True)
+    stale = list(pending.values_list("pk", flat=True)[OAuthState.MAX_PENDING_PER_SESSION - 1 :])
+    cutoff = timezone.now() - OAuthState.LIFETIME * 6
+    OAuthState.objects.filter(pk__in=stale).update(used_at=timezone.now())
+    OAuthState.objects.filter(created_at__lt=cutoff).delete()
+
+
+def consume_state(*, state: str, session_key: str) -> OAuthState:
+    """Accept a state once, for the session that started it, within its lifetime."""
+    if not state:
+        raise StateError(
+            "missing",
+            "The provider sent you back without a state, so this sign-in cannot be "
+            "matched to a request from this dashboard.",
+        )
+    found = (
+        OAuthState.objects.select_related("instance")
+        .filter(state_hash=OAuthState.digest(state))
+        .first()
+    )
+    if found is None:
+        raise StateError(
+            "unknown", "This sign-in was not started from this dashboard (unknown state)."
+        )
+    if found.session_hash != OAuthState.digest(session_key or ""):
+        raise StateError(
+            "foreign",
+            "This sign-in was started in another browser session. Start it again here.",
+            status=403,
+        )
+    if found.used_at is not None:
+        raise StateError(
+            "replayed", "This sign-in link was already used. Each consent can be used once."
+        )
+    claimed = OAuthState.objects.filter(pk=found.pk, used_at__isnull=True).update(
+        used_at=timezone.now()
+    )
+    if claimed != 1:
+        raise StateError("replayed", "This sign-in link was already used.")
+    if found.expired:
+        raise StateError(
+            "expired", "This sign-in took longer than 10 minutes and has expired. Start it again."
+        )
+    return found
+
+
+def complete_authorization(
+    *, state: str, session_key: str, params: dict[str, str], actor
+) -> ElementInstance:
+    """Handle the provider's redirect: consume the state, then create or re-authorize."""
+    pending = consume_state(state=state, session_key=session_key)
+    instance = pending.instance
+    code = params.get("code", "")
+    error = params.get("error", "")
+    if error or not code:
+        _authorization_refused(pending, error or "invalid_request", params, actor=actor)
+        return instance
+    if pending.purpose == OAuthState.Purpose.REAUTHORIZE:
+        return _reauthorize_remote(instance, code=code, actor=actor)
+    return _create_remote(instance, code=code, actor=actor)
+
+
+def _authorization_refused(pending: OAuthState, error: str, params: dict, *, actor) -> None:
+    instance = pending.instance
+    meaning = OAUTH_ERRORS.get(error, "The provider did not authorize the request")
+    description = params.get("error_description", "")
+    if not params.get("error"):
+        description = "The provider answered with neither a code nor an error."
+    message = f"{meaning} ({error})" + (f": {description}" if description else ".")
+    action = Action.AUTHORIZATION_DENIED
+    if pending.purpose == OAuthState.Purpose.CREATE:
+        _mark(instance, Status.DRAFT, message)
+    record(instance, action, actor=actor, outcome=AuditEntry.Outcome.FAILURE, detail=message)
+
+
+# --- Talking to Cloud Elements -------------------------------------------------------------
+
+
+def create_with_api_key(*, instance: ElementInstance, actor) -> ElementInstance:
+    """apiKey authentication: no consent screen, the instance is posted at once."""
+    return _create_remote(instance, code=None, actor=actor)
+
+
+def _create_remote(instance: ElementInstance, *, code: str | None, actor) -> ElementInstance:
+    # Claim the instance: one create in flight, and a crash mid-call leaves it `unknown`
+    # (to be reconciled), never `authorizing` (which would invite a second create).
+    claimed = ElementInstance.objects.filter(
+        pk=instance.pk, status__in=[Status.DRAFT, Status.AUTHORIZING, Status.FAILED]
+    ).update(status=Status.UNKNOWN, last_error="Sent to Cloud Elements; no answer yet.")
+    if claimed != 1:
+        raise StateError(
+            "busy", "This instance is already being created; its page shows the outcome."
+        )
+    instance.refresh_from_db()
+    payload = build_instance_payload(instance, code=code)
+    try:
+        created = ce.create_instance(payload)
+    except ce.CloudElementsError as error:
+        _record_error(instance, error, actor=actor)
+        if error.ambiguous:
+            _mark(instance, Status.UNKNOWN, error.message, error.request_id)
+            reconcile(instance=instance, actor=actor)
+        else:
+            _mark(instance, Status.FAILED, error.message, error.request_id)
+        return instance
+    _adopt(instance, created)
+    record(instance, Action.CREATED, actor=actor, detail=f"Cloud Elements id {created.id}")
+    return instance
+
+
+def _reauthorize_remote(instance: ElementInstance, *, code: str, actor) -> ElementInstance:
+    try:
+        updated = ce.update_instance(instance.remote_id, {"providerData": {"code": code}})
+    except ce.CloudElementsError as error:
+        _record_error(instance, error, actor=actor)
+        instance.last_error, instance.last_error_request_id = error.message, error.request_id
+        instance.save(update_fields=["last_error", "last_error_request_id", "updated_at"])
+        return instance
+    _adopt(instance, updated)
+    record(instance, Action.REAUTHORIZED, actor=actor, detail=f"Cloud Elements id {updated.id}")
+    return instance
+
+
+def reconcile(*, instance: ElementInstance, actor) -> ElementInstance:
+    """Find out whether an ambiguous create happened, by looking at Cloud Elements."""
+    try:
+        candidates = ce.list_instances(search_text=instance.name)
+    except ce.CloudElementsError as error:
+        _record_error(instance, error, actor=actor)
+        _mark(
+            instance,
+            Status.UNKNOWN,
+            f"Could not check Cloud Elements yet: {error.message}",
+            error.request_id,
+        )
+        return instance
+    known = set(
+        ElementInstance.objects.exclude(pk=instance.pk)
+        .filter(remote_id__in=[c.id for c in candidates])
+        .values_list("remote_id", flat=True)
+    )
+    matches = [
+        c
+        for c in candidates
+        if c.name == instance.name and c.element_key == instance.element_key and c.id not in known
+    ]
+    # Our own webhook URL carries the instance's uuid: the surest marker when present.
+    marker = webhook_url(instance.uuid)
+    marked = [c for c in matches if c.setting("event.notification.callback.url") == marker]
+    chosen = marked or matches
+    if len(chosen) == 1:
+        try:
+            full = ce.get_instance(chosen[0].id)
+        except ce.CloudElementsError as error:
+            _record_error(instance, error, actor=actor)
+            return instance
+        _adopt(instance, full)
+        record(
+            instance, Action.RECONCILED, actor=actor, detail=f"Found Cloud Elements id {full.id}"
+        )
+    elif not chosen:
+        message = (
+            "Cloud Elements has no instance with this name: it was not created. "
+            "Retry to start a new consent."
+        )
+        _mark(instance, Status.FAILED, message)
+        record(
+            instance,
+            Action.RECONCILED,
+            actor=actor,
+            outcome=AuditEntry.Outcome.FAILURE,
+            detail=message,
+        )
+    else:
+        ids = ", ".join(str(c.id) for c in chosen)
+        _mark(
+            instance,
+            Status.UNKNOWN,
+            f"Several instances named “{instance.name}” exist at Cloud Elements ({ids}); "
+            "check them there before retrying.",
+        )
+    return instance
+
+
+def retry(*, instance: ElementInstance, session_key: str, actor) -> str | None:
+    """Try again from failed or unknown: reconcile first, then start a fresh consent."""
+    if instance.status == Status.UNKNOWN:
+        reconcile(instance=instance, actor=actor)
+        if instance.status != Status.FAILED:
+            return None
+    if instance.authentication_type == parameters.API_KEY:
+        create_with_api_key(instance=instance, actor=actor)
+        return None
+    return start_authorization(instance=instance, session_key=session_key, actor=actor)
+
+
+def reauthorize(*, instance: ElementInstance, session_key: str, actor) -> str:
+    """Send an active instance through the consent screen again, keeping its id."""
+    return start_authorization(
+        instance=instance,
+        session_key=session_key,
+        actor=actor,
+        purpose=OAuthState.Purpose.REAUTHORIZE,
+    )
+
+
+def _adopt(instance: ElementInstance, remote: ce.Instance) -> None:
+    instance.remote_id = remote.id
+    if remote.token:
+        instance.remote_token = remote.token
+    instance.status = Status.ACTIVE
+    instance.last_error = ""
+    instance.last_error_request_id = ""
+    instance.save()
+
+
+def _mark(instance: ElementInstance, status: str, error: str = "", request_id: str = "") -> None:
+    instance.status = status
+    instance.last_error = error
+    instance.last_error_request_id = request_id
+    instance.save(update_fields=["status", "last_error", "last_error_request_id", "updated_at"])

@@ -1,0 +1,33 @@
+// Progressive enhancement for the instance form; the form works without it.
+(function () {
+  "use strict";
+  const form = document.getElementById("instance-form");
+  if (!form) return;
+
+  // Show only the fields of the chosen authentication type.
+  function showAuthFields() {
+    const chosen = form.querySelector("input[name=authentication_type]:checked");
+    const type = chosen ? chosen.value : "oauth2";
+    form.querySelectorAll("[data-auth]").forEach(function (row) {
+      row.hidden = row.dataset.auth !== type;
+    });
+  }
+  form.querySelectorAll("input[name=authentication_type]").forEach(function (radio) {
+    radio.addEventListener("change", showAuthFields);
+  });
+  showAuthFields();
+
+  // Fill the signature key with 256 random bits, shown once so it can be copied.
+  form.querySelectorAll("button.generate-key").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      const input = document.getElementById(button.dataset.target);
+      const bytes = new Uint8Array(32);
+      window.crypto.getRandomValues(bytes);
+      input.value = btoa(String.fromCharCode.apply(null, bytes))
+        .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+      input.type = "text";
+      input.dispatchEvent(new Event("input"));
+    });
+  });
+})();
