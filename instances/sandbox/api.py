@@ -60,6 +60,8 @@ def error_response(status: int, message: str, provider_message: str = "") -> Jso
 
 def check_authorization(header: str) -> None:
     """Require `User <secret>, Organization <secret>` (an `Element <token>` part may follow)."""
+    if not (settings.CLOUD_ELEMENTS_USER_SECRET and settings.CLOUD_ELEMENTS_ORGANIZATION_SECRET):
+        raise ApiError(401, "The sandbox has no User and Organization secrets configured.")
     parts: dict[str, str] = {}
     for part in header.split(","):
         kind, _, value = part.strip().partition(" ")
@@ -85,11 +87,20 @@ def element_or_404(key: str) -> dict[str, Any]:
 
 
 def register_app(*, client_id: str, client_secret: str, redirect_uri: str) -> SandboxApp:
-    """Stand in for the Dropbox App Console: the app and its redirect URI become known."""
-    app, _ = SandboxApp.objects.get_or_create(
+    """Stand in for the Dropbox App Console: the app and its redirect URI become known.
+
+    The first call fixes the app's secret, as the console does; a different secret later is
+    refused, like Dropbox refusing a wrong client secret.
+    """
+    app, created = SandboxApp.objects.get_or_create(
         client_id=client_id, defaults={"client_secret": client_secret}
     )
-    app.client_secret = client_secret
+    if not created and not hmac.compare_digest(app.client_secret.encode(), client_secret.encode()):
+        raise ApiError(
+            400,
+            "Failed to get the OAuth URL: the apiSecret does not match this apiKey's app.",
+            "invalid_client",
+        )
     if redirect_uri not in app.redirect_uris:
         app.redirect_uris = [*app.redirect_uris, redirect_uri]
     app.save()
@@ -182,10 +193,17 @@ def redeem_code(code: Any, configuration: dict[str, Any]) -> None:
         raise invalid
 
 
+def _object(body: dict[str, Any], name: str) -> dict[str, Any]:
+    value = body.get(name) or {}
+    if not isinstance(value, dict):
+        raise ApiError(400, f"'{name}' must be an object.")
+    return value
+
+
 def create(body: Any, *, element_key: str | None = None) -> SandboxInstance:
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.")
-    key = element_key or (body.get("element") or {}).get("key")
+    key = element_key or _object(body, "element").get("key")
     if not key:
         raise ApiError(400, "Missing required field: element.key.")
     if key not in ELEMENTS:
@@ -198,7 +216,7 @@ def create(body: Any, *, element_key: str | None = None) -> SandboxInstance:
     validate_configuration(configuration)
     with transaction.atomic():
         if configuration.get("authentication.type", OAUTH2) == OAUTH2:
-            redeem_code((body.get("providerData") or {}).get("code"), configuration)
+            redeem_code(_object(body, "providerData").get("code"), configuration)
         instance = SandboxInstance(
             element_key=key, name=name.strip(), tags=tags, token=SandboxInstance.new_token()
         )
@@ -220,10 +238,13 @@ def update(instance: SandboxInstance, body: Any, *, replace: bool) -> SandboxIns
         # "Updating tags removes any existing tags": the list is replaced, never merged.
         instance.tags = clean_tags(body.get("tags"))
     changes = clean_configuration(body.get("configuration"))
-    configuration = changes if replace else {**instance.full_configuration(), **changes}
+    if replace and "configuration" in body:
+        configuration = changes
+    else:
+        configuration = {**instance.full_configuration(), **changes}
     validate_configuration(configuration)
     with transaction.atomic():
-        code = (body.get("providerData") or {}).get("code")
+        code = _object(body, "providerData").get("code")
         if code is not None:
             redeem_code(code, configuration)
             instance.valid = True

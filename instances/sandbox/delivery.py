@@ -15,6 +15,15 @@ EVENT_TYPES = ("CREATED", "UPDATED", "DELETED")
 DELIVERY_TIMEOUT = 10
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # A delivery's outcome is the callback URL's own answer; a redirect is not followed.
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 def build_notification(instance: SandboxInstance, *, event_type: str, path: str) -> dict:
     """Build the documented notification body for one Dropbox change."""
     object_type = "folder" if path.endswith("/") else "file"
@@ -70,7 +79,7 @@ def deliver_change(
     )
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT) as response:  # noqa: S310
+        with _opener.open(request, timeout=DELIVERY_TIMEOUT) as response:
             delivery.status_code = response.status
     except urllib.error.HTTPError as error:
         delivery.status_code = error.code

@@ -20,5 +20,6 @@ urlpatterns = [
         views.configuration,
         name="configuration",
     ),
+    path(f"{api}<path:rest>", views.not_found),
     path("dropbox/oauth2/authorize", views.authorize, name="authorize"),
 ]

@@ -22,19 +22,26 @@ from .models import SandboxApp, SandboxAuthCode, SandboxInstance
 DENIED_DESCRIPTION = "The user chose not to give your app access to their Dropbox account."
 
 
-def platform_api(view):
-    """Check the platform `Authorization` header and turn ApiError into its JSON body."""
+def platform_api(*methods: str):
+    """Allow `methods`, check the `Authorization` header, answer errors in the documented JSON."""
 
-    @csrf_exempt
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            api.check_authorization(request.headers.get("Authorization", ""))
-            return view(request, *args, **kwargs)
-        except api.ApiError as error:
-            return error.response()
+    def decorator(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method not in methods:
+                response = api.error_response(405, f"Method {request.method} is not allowed.")
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                api.check_authorization(request.headers.get("Authorization", ""))
+                return view(request, *args, **kwargs)
+            except api.ApiError as error:
+                return error.response()
 
-    return wrapper
+        return wrapper
+
+    return decorator
 
 
 def _json_body(request: HttpRequest) -> object:
@@ -51,8 +58,7 @@ def _instance_or_404(instance_id: int) -> SandboxInstance:
     return instance
 
 
-@require_http_methods(["GET"])
-@platform_api
+@platform_api("GET")
 def oauth_url(request: HttpRequest, key: str) -> HttpResponse:
     api.element_or_404(key)
     params = {name: request.GET.get(name, "") for name in ("apiKey", "apiSecret", "callbackUrl")}
@@ -77,8 +83,7 @@ def oauth_url(request: HttpRequest, key: str) -> HttpResponse:
     return JsonResponse({"element": key, "oauthUrl": consent})
 
 
-@require_http_methods(["GET", "POST"])
-@platform_api
+@platform_api("GET", "POST")
 def instances(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         instance = api.create(_json_body(request))
@@ -95,16 +100,14 @@ def instances(request: HttpRequest) -> HttpResponse:
     return JsonResponse(rows, safe=False)
 
 
-@require_http_methods(["POST"])
-@platform_api
+@platform_api("POST")
 def element_instances(request: HttpRequest, key: str) -> HttpResponse:
     api.element_or_404(key)
     instance = api.create(_json_body(request), element_key=key)
     return JsonResponse(api.instance_json(instance))
 
 
-@require_http_methods(["GET", "PATCH", "PUT", "DELETE"])
-@platform_api
+@platform_api("GET", "PATCH", "PUT", "DELETE")
 def instance(request: HttpRequest, instance_id: int) -> HttpResponse:
     found = _instance_or_404(instance_id)
     if request.method == "DELETE":
@@ -115,10 +118,14 @@ def instance(request: HttpRequest, instance_id: int) -> HttpResponse:
     return JsonResponse(api.instance_json(found))
 
 
-@require_http_methods(["GET"])
-@platform_api
+@platform_api("GET")
 def configuration(request: HttpRequest, instance_id: int) -> HttpResponse:
     return JsonResponse(api.configuration_json(_instance_or_404(instance_id)), safe=False)
+
+
+@platform_api("GET", "POST", "PATCH", "PUT", "DELETE")
+def not_found(request: HttpRequest, rest: str) -> HttpResponse:
+    raise api.ApiError(404, "No such resource.")
 
 
 @require_http_methods(["GET", "POST"])
