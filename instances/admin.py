@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.utils.html import format_html, format_html_join
 
+from . import cloud_elements as ce
+from . import services
 from .models import AuditEntry, ElementInstance, Tag, WebhookSettings
 
 # Fields whose truth lives at Cloud Elements once the instance exists there.
@@ -114,6 +116,7 @@ class ElementInstanceAdmin(admin.ModelAdmin):
     autocomplete_fields = ("tags",)
     readonly_fields = (*REMOTE_OWNED, "masked_oauth_api_secret")
     list_per_page = 50
+    actions = ("enable_events", "disable_events", "sync_from_cloud_elements")
 
     def add_view(self, request, form_url="", extra_context=None):
         # Instances are created through the documented parameter form and the consent flow.
@@ -170,6 +173,51 @@ class ElementInstanceAdmin(admin.ModelAdmin):
                 action=AuditEntry.Action.SECRET_CHANGED,
                 detail="OAuth client secret replaced in the admin.",
             )
+
+    def get_actions(self, request):
+        # Deleting a row here would leave the instance alive at Cloud Elements; deletion goes
+        # through the instance page, which deletes it there first.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Enable event notifications", permissions=["change"])
+    def enable_events(self, request, queryset):
+        self._set_events(request, queryset, enabled=True)
+
+    @admin.action(description="Disable event notifications", permissions=["change"])
+    def disable_events(self, request, queryset):
+        self._set_events(request, queryset, enabled=False)
+
+    def _set_events(self, request, queryset, *, enabled: bool) -> None:
+        # One result per instance; a failure does not stop the others.
+        state = "on" if enabled else "off"
+        for instance in queryset.select_related("webhook"):
+            try:
+                services.set_events(instance=instance, enabled=enabled, actor=request.user)
+            except (ce.CloudElementsError, services.ActionError) as error:
+                self.message_user(
+                    request, f"{instance}: events unchanged. {error.message}", messages.ERROR
+                )
+            else:
+                self.message_user(request, f"{instance}: events turned {state}.", messages.SUCCESS)
+
+    @admin.action(description="Sync from Cloud Elements", permissions=["change"])
+    def sync_from_cloud_elements(self, request, queryset):
+        for instance in queryset.select_related("webhook"):
+            try:
+                services.sync(instance=instance, actor=request.user)
+            except (ce.CloudElementsError, services.ActionError) as error:
+                self.message_user(
+                    request, f"{instance}: not synced. {error.message}", messages.ERROR
+                )
+            else:
+                level = messages.WARNING if instance.remote_missing else messages.SUCCESS
+                note = "missing at Cloud Elements" if instance.remote_missing else "synced"
+                self.message_user(request, f"{instance}: {note}.", level)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: ElementInstance):

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
+from django.db import models
 from django.urls import reverse
 
 from . import parameters
@@ -183,3 +184,76 @@ class InstanceForm(ParameterMixin, forms.Form):
             for name in self.SECRET_FIELDS
             if self.is_bound and self.data.get(name)
         ]
+
+
+class SettingsForm(ParameterMixin, forms.Form):
+    """What can change after creation: name, tags and the event notification settings."""
+
+    name = forms.CharField(max_length=200)
+    tags = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    event_callback_url = forms.CharField(max_length=500)
+    new_signature_key = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "off", "data-generate-key": "true"}
+        ),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.documented("name", "name")
+        self.documented("tags", "tags")
+        self.documented("event_callback_url", "event.notification.callback.url")
+        self.documented("new_signature_key", "event.notification.signature.key")
+        self.fields["new_signature_key"].label = "New Callback Notification Signature Key"
+        self.fields["new_signature_key"].help_text = (
+            "Leave blank to keep the current key. After a change the previous key is still "
+            "accepted for 72 hours, while Cloud Elements retries older deliveries."
+        )
+        self.fields["tags"].help_text += " Separate tags with commas or new lines."
+
+    clean_name = InstanceForm.clean_name
+    clean_tags = InstanceForm.clean_tags
+
+    def clean_event_callback_url(self) -> str:
+        value = self.cleaned_data["event_callback_url"]
+        validate_callback_url(value)
+        return value
+
+
+class InstanceFilterForm(forms.Form):
+    """Search and filters of the instance list; every field optional."""
+
+    q = forms.CharField(required=False, label="Search")
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status (not deleted)"), *ElementInstance.Status.choices]
+    )
+    events = forms.ChoiceField(
+        required=False,
+        choices=[("", "Events on or off"), ("on", "Events on"), ("off", "Events off")],
+    )
+    tag = forms.CharField(required=False)
+    element = forms.CharField(required=False)
+
+    def filter(self, queryset):
+        if not self.is_valid():
+            return queryset.exclude(status=ElementInstance.Status.DELETED)
+        data = self.cleaned_data
+        if data["status"]:
+            queryset = queryset.filter(status=data["status"])
+        else:
+            queryset = queryset.exclude(status=ElementInstance.Status.DELETED)
+        if data["events"]:
+            queryset = queryset.filter(webhook__enabled=data["events"] == "on")
+        if data["tag"]:
+            queryset = queryset.filter(tags__name__iexact=data["tag"])
+        if data["element"]:
+            queryset = queryset.filter(element_key=data["element"])
+        if data["q"]:
+            term = data["q"].strip()
+            match = models.Q(name__icontains=term) | models.Q(tags__name__iexact=term)
+            if term.isdigit():
+                match |= models.Q(remote_id=int(term))
+            queryset = queryset.filter(match).distinct()
+        return queryset

@@ -77,6 +77,14 @@ class ElementInstance(models.Model):
     )
     remote_id = models.BigIntegerField("Cloud Elements id", null=True, blank=True)
     remote_token = EncryptedTextField("instance token", blank=True)
+    remote_valid = models.BooleanField("valid at Cloud Elements", default=True)
+    remote_disabled = models.BooleanField("disabled at Cloud Elements", default=False)
+    remote_missing = models.BooleanField(
+        "missing at Cloud Elements",
+        default=False,
+        help_text="The last sync found no such instance at Cloud Elements.",
+    )
+    synced_at = models.DateTimeField("last synced", null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_request_id = models.CharField(max_length=100, blank=True)
     created_by = models.ForeignKey(
@@ -155,6 +163,12 @@ class WebhookSettings(models.Model):
     signature_key = EncryptedTextField(
         parameters.PARAMETERS["event.notification.signature.key"].label, blank=True
     )
+    # After a key change, deliveries signed with the old key (Cloud Elements retries for about
+    # 72 hours) stay acceptable until this time.
+    previous_signature_key = EncryptedTextField(blank=True)
+    previous_signature_key_expires_at = models.DateTimeField(null=True, blank=True)
+
+    KEY_OVERLAP = timedelta(hours=72)
 
     class Meta:
         verbose_name = "webhook settings"
@@ -166,6 +180,21 @@ class WebhookSettings(models.Model):
     @property
     def masked_signature_key(self) -> str:
         return parameters.mask(self.signature_key)
+
+    def replace_signature_key(self, new_key: str) -> None:
+        """Change the key, keeping the old one acceptable for KEY_OVERLAP."""
+        if self.signature_key and self.signature_key != new_key:
+            self.previous_signature_key = self.signature_key
+            self.previous_signature_key_expires_at = timezone.now() + self.KEY_OVERLAP
+        self.signature_key = new_key
+
+    def accepted_keys(self) -> list[str]:
+        """Keys a delivery may be signed with now, current first."""
+        keys = [self.signature_key] if self.signature_key else []
+        expires = self.previous_signature_key_expires_at
+        if self.previous_signature_key and expires and expires > timezone.now():
+            keys.append(self.previous_signature_key)
+        return keys
 
 
 class AuditEntry(models.Model):

@@ -34,6 +34,14 @@ OAUTH_ERRORS = {
 }
 
 
+class ActionError(Exception):
+    """A request the instance's state does not allow; nothing was sent to Cloud Elements."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class StateError(Exception):
     """An OAuth callback whose `state` cannot be accepted; nothing was sent to Cloud Elements."""
 
@@ -376,11 +384,172 @@ def reauthorize(*, instance: ElementInstance, session_key: str, actor) -> str:
     )
 
 
+# --- Changing an active instance -----------------------------------------------------------
+
+
+def _require_remote(instance: ElementInstance) -> int:
+    if instance.status != Status.ACTIVE or instance.remote_id is None:
+        raise ActionError(
+            f"“{instance.name}” is {instance.get_status_display().lower()}, not active at "
+            "Cloud Elements, so there is nothing to change there."
+        )
+    return instance.remote_id
+
+
+def set_events(*, instance: ElementInstance, enabled: bool, actor) -> ElementInstance:
+    """Switch event notifications at Cloud Elements, then locally; unchanged on any error."""
+    remote_id = _require_remote(instance)
+    webhook = instance.webhook
+    configuration: dict[str, Any] = {"event.notification.enabled": enabled}
+    callback_url = webhook.callback_url
+    if enabled and not callback_url:
+        # Never had one: Cloud Elements refuses events without a URL; use our own receiver.
+        callback_url = webhook_url(instance.uuid)
+        configuration["event.notification.callback.url"] = callback_url
+    try:
+        updated = ce.update_instance(remote_id, {"configuration": configuration})
+    except ce.CloudElementsError as error:
+        _record_error(instance, error, actor=actor)
+        raise
+    webhook.enabled = updated.events_enabled
+    webhook.callback_url = callback_url
+    webhook.save(update_fields=["enabled", "callback_url"])
+    action = Action.EVENTS_ENABLED if webhook.enabled else Action.EVENTS_DISABLED
+    record(instance, action, actor=actor)
+    return instance
+
+
+@sensitive_variables("signature_key", "configuration")
+def update_settings(
+    *,
+    instance: ElementInstance,
+    name: str,
+    tags: list[str],
+    callback_url: str,
+    signature_key: str | None,
+    actor,
+) -> ElementInstance:
+    """Push name, tags and event settings with PATCH; a None signature key keeps the old one."""
+    remote_id = _require_remote(instance)
+    webhook = instance.webhook
+    configuration: dict[str, Any] = {"event.notification.callback.url": callback_url}
+    if signature_key is not None:
+        configuration["event.notification.signature.key"] = signature_key
+    # "Updating tags removes any existing tags": always send the full list.
+    changes = {"name": name, "tags": tags, "configuration": configuration}
+    try:
+        updated = ce.update_instance(remote_id, changes)
+    except ce.CloudElementsError as error:
+        _record_error(instance, error, actor=actor)
+        raise
+    with transaction.atomic():
+        instance.name = updated.name or name
+        instance.save(update_fields=["name", "updated_at"])
+        instance.tags.set(Tag.for_names(updated.tags))
+        webhook.callback_url = callback_url
+        if signature_key is not None:
+            webhook.replace_signature_key(signature_key)
+        webhook.save()
+        detail = "Name, tags and event settings pushed"
+        if signature_key is not None:
+            detail += "; signature key changed (the previous one is accepted for 72 hours)"
+        record(instance, Action.UPDATED, actor=actor, detail=detail)
+    return instance
+
+
+def delete(*, instance: ElementInstance, actor) -> ElementInstance:
+    """Delete at Cloud Elements, then keep the local row, marked deleted, with its history."""
+    if instance.status == Status.DELETED:
+        raise ActionError(f"“{instance.name}” is already deleted.")
+    detail = "Deleted locally; it was never created at Cloud Elements."
+    if instance.remote_id is not None:
+        try:
+            ce.delete_instance(instance.remote_id)
+            detail = f"Deleted Cloud Elements instance {instance.remote_id}."
+        except ce.CloudElementsNotFoundError:
+            detail = f"Cloud Elements instance {instance.remote_id} was already gone."
+        except ce.CloudElementsError as error:
+            _record_error(instance, error, actor=actor)
+            raise
+    with transaction.atomic():
+        _mark(instance, Status.DELETED)
+        WebhookSettings.objects.filter(instance=instance).update(enabled=False)
+        record(instance, Action.DELETED, actor=actor, detail=detail)
+    return instance
+
+
+def sync(*, instance: ElementInstance, actor) -> ElementInstance:
+    """Refresh one instance from `GET /instances/{id}`."""
+    remote_id = _require_remote(instance)
+    try:
+        remote = ce.get_instance(remote_id)
+    except ce.CloudElementsNotFoundError:
+        _flag_missing(instance, actor=actor)
+        return instance
+    except ce.CloudElementsError as error:
+        _record_error(instance, error, actor=actor)
+        raise
+    _apply_remote(instance, remote, actor=actor)
+    return instance
+
+
+def sync_all(*, actor) -> dict[str, int]:
+    """Refresh every active instance from one `GET /instances`."""
+    remote = {item.id: item for item in ce.list_instances()}
+    counts = {"synced": 0, "missing": 0}
+    local = ElementInstance.objects.filter(status=Status.ACTIVE, remote_id__isnull=False)
+    for instance in local.select_related("webhook").prefetch_related("tags"):
+        if instance.remote_id in remote:
+            _apply_remote(instance, remote[instance.remote_id], actor=actor)
+            counts["synced"] += 1
+        else:
+            _flag_missing(instance, actor=actor)
+            counts["missing"] += 1
+    return counts
+
+
+def _apply_remote(instance: ElementInstance, remote: ce.Instance, *, actor) -> None:
+    # Masked values ("********") are never written over local secrets; setting() hides them.
+    webhook = instance.webhook
+    before = (instance.name, sorted(instance.tag_names()), webhook.enabled)
+    with transaction.atomic():
+        instance.name = remote.name or instance.name
+        instance.remote_valid = remote.valid
+        instance.remote_disabled = remote.disabled
+        instance.remote_missing = False
+        instance.synced_at = timezone.now()
+        instance.save()
+        instance.tags.set(Tag.for_names(remote.tags))
+        webhook.enabled = remote.events_enabled
+        webhook.callback_url = (
+            remote.setting("event.notification.callback.url") or webhook.callback_url
+        )
+        webhook.save(update_fields=["enabled", "callback_url"])
+        after = (instance.name, sorted(remote.tags), webhook.enabled)
+        detail = "No changes." if before == after else f"Changed from {before} to {after}."
+        record(instance, Action.SYNCED, actor=actor, detail=detail)
+
+
+def _flag_missing(instance: ElementInstance, *, actor) -> None:
+    message = (
+        f"Cloud Elements has no instance {instance.remote_id} any more. It was kept here; "
+        "delete it, or create it again."
+    )
+    instance.remote_missing = True
+    instance.synced_at = timezone.now()
+    instance.last_error = message
+    instance.save(update_fields=["remote_missing", "synced_at", "last_error", "updated_at"])
+    record(instance, Action.SYNCED, actor=actor, outcome=AuditEntry.Outcome.FAILURE, detail=message)
+
+
 def _adopt(instance: ElementInstance, remote: ce.Instance) -> None:
     instance.remote_id = remote.id
     if remote.token:
         instance.remote_token = remote.token
     instance.status = Status.ACTIVE
+    instance.remote_valid = remote.valid
+    instance.remote_disabled = remote.disabled
+    instance.remote_missing = False
     instance.last_error = ""
     instance.last_error_request_id = ""
     instance.save()

@@ -9,9 +9,14 @@ app_name = "instances"
 urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.new, name="new"),
+    path("sync/", views.sync_all, name="sync_all"),
     path("oauth/callback/", views.oauth_callback, name="oauth_callback"),
     path("<uuid:uuid>/", views.detail, name="detail"),
     path("<uuid:uuid>/retry/", views.retry, name="retry"),
     path("<uuid:uuid>/reconcile/", views.reconcile, name="reconcile"),
     path("<uuid:uuid>/reauthorize/", views.reauthorize, name="reauthorize"),
+    path("<uuid:uuid>/events/", views.events, name="events"),
+    path("<uuid:uuid>/edit/", views.edit, name="edit"),
+    path("<uuid:uuid>/delete/", views.delete, name="delete"),
+    path("<uuid:uuid>/sync/", views.sync, name="sync"),
 ]

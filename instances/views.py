@@ -9,14 +9,15 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from . import cloud_elements as ce
 from . import services
-from .forms import InstanceForm
-from .models import ElementInstance
+from .forms import InstanceFilterForm, InstanceForm, SettingsForm
+from .models import ElementInstance, Tag
 
 PAGE_SIZE = 50
 can_add = permission_required("instances.add_elementinstance", raise_exception=True)
@@ -43,13 +44,22 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
-    instances = (
-        ElementInstance.objects.exclude(status=ElementInstance.Status.DELETED)
-        .select_related("webhook", "created_by")
-        .prefetch_related("tags")
+    filters = InstanceFilterForm(request.GET)
+    instances = filters.filter(
+        ElementInstance.objects.select_related("webhook", "created_by").prefetch_related("tags")
     )
     page_obj = Paginator(instances, PAGE_SIZE).get_page(request.GET.get("page"))
-    return page(request, "instances/index.html", {"title": "Instances", "page_obj": page_obj})
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "title": "Instances",
+        "page_obj": page_obj,
+        "filters": filters,
+        "query": query.urlencode(),
+        "here": request.get_full_path(),
+        "tags": Tag.objects.filter(instances__isnull=False).distinct(),
+    }
+    return page(request, "instances/index.html", context)
 
 
 @login_required
@@ -137,6 +147,106 @@ def reconcile(request: HttpRequest, uuid) -> HttpResponse:
 def reauthorize(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance, uuid=uuid, status=ElementInstance.Status.ACTIVE)
     return _to_consent(request, instance, services.reauthorize)
+
+
+@require_POST
+@login_required
+@can_change
+def events(request: HttpRequest, uuid) -> HttpResponse:
+    instance = get_object_or_404(ElementInstance.objects.select_related("webhook"), uuid=uuid)
+    enabled = request.POST.get("enabled") == "on"
+    try:
+        services.set_events(instance=instance, enabled=enabled, actor=request.user)
+    except (ce.CloudElementsError, services.ActionError) as error:
+        state = "on" if instance.webhook.enabled else "off"
+        messages.error(request, f"{instance.name}: events are still {state}. {error.message}")
+    else:
+        state = "on" if instance.webhook.enabled else "off"
+        messages.success(request, f"{instance.name}: events turned {state}.")
+    return _back(request, instance)
+
+
+@sensitive_post_parameters("new_signature_key")
+@login_required
+@can_change
+def edit(request: HttpRequest, uuid) -> HttpResponse:
+    instance = get_object_or_404(ElementInstance.objects.select_related("webhook"), uuid=uuid)
+    initial = {
+        "name": instance.name,
+        "tags": ", ".join(instance.tag_names()),
+        "event_callback_url": instance.webhook.callback_url,
+    }
+    form = SettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_settings(
+                instance=instance,
+                name=form.cleaned_data["name"],
+                tags=form.cleaned_data["tags"],
+                callback_url=form.cleaned_data["event_callback_url"],
+                signature_key=form.cleaned_data["new_signature_key"] or None,
+                actor=request.user,
+            )
+        except (ce.CloudElementsError, services.ActionError) as error:
+            form.add_error(None, f"Nothing was changed. {error.message}")
+        else:
+            messages.success(request, "Settings saved at Cloud Elements.")
+            return redirect(instance)
+    status = 400 if request.method == "POST" else 200
+    context = {"title": f"Edit {instance.name}", "instance": instance, "form": form}
+    return page(request, "instances/edit.html", context, status=status)
+
+
+@login_required
+@can_change
+def delete(request: HttpRequest, uuid) -> HttpResponse:
+    instance = get_object_or_404(ElementInstance, uuid=uuid)
+    if request.method == "POST":
+        try:
+            services.delete(instance=instance, actor=request.user)
+        except (ce.CloudElementsError, services.ActionError) as error:
+            messages.error(request, f"Nothing was deleted. {error.message}")
+        else:
+            messages.success(request, f"“{instance.name}” was deleted; its history is kept.")
+        return redirect(instance)
+    return page(request, "instances/delete.html", {"title": "Delete?", "instance": instance})
+
+
+@require_POST
+@login_required
+@can_change
+def sync(request: HttpRequest, uuid) -> HttpResponse:
+    instance = get_object_or_404(ElementInstance.objects.select_related("webhook"), uuid=uuid)
+    try:
+        services.sync(instance=instance, actor=request.user)
+    except (ce.CloudElementsError, services.ActionError) as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Synced from Cloud Elements.")
+    return redirect(instance)
+
+
+@require_POST
+@login_required
+@can_change
+def sync_all(request: HttpRequest) -> HttpResponse:
+    try:
+        counts = services.sync_all(actor=request.user)
+    except ce.CloudElementsError as error:
+        messages.error(request, f"Nothing was synced. {error.message}")
+    else:
+        messages.success(
+            request, f"Synced {counts['synced']} instances; {counts['missing']} missing remotely."
+        )
+    return redirect("instances:index")
+
+
+def _back(request: HttpRequest, instance: ElementInstance) -> HttpResponse:
+    """Return to the page the action came from, if it is ours."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return HttpResponseRedirect(target)
+    return redirect(instance)
 
 
 def _to_consent(request: HttpRequest, instance: ElementInstance, start) -> HttpResponse:

@@ -24,7 +24,8 @@ PRODUCTION = {
 
 
 def manage(*args: str, **environ: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "DATABASE_URL"}
+    skip = {*PRODUCTION, "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in skip}
     env.update(environ)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
