@@ -7,6 +7,7 @@ with DEBUG off, SECRET_KEY and FIELD_ENCRYPTION_KEYS must be set or start-up fai
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -111,7 +112,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     # Live-server tests need a file so that the server threads do not share one connection.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    # One file per test run (xdist workers share their controller's pid), so that two runs
+    # at once never write to the same file.
+    _run = os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid()
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-db-{_run}.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
