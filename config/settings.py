@@ -179,8 +179,9 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# Webhook bodies hold up to 20 events plus the raw vendor body; see the receiver.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+# A notification holds up to 20 events plus the raw vendor body; larger bodies get 413.
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1_048_576)
 
 # --- Field encryption ---------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from instances import views
+from instances import views, webhooks
 
 admin.site.site_header = "Cloud Elements instances"
 admin.site.site_title = "Cloud Elements instances"
@@ -18,6 +18,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="instances:index", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("instances/", include("instances.urls")),
+    path("webhooks/<uuid:uuid>/", webhooks.receive, name="webhook"),
     path("admin/", admin.site.urls),
 ]
 

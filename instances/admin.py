@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from . import cloud_elements as ce
 from . import services
-from .models import AuditEntry, ElementInstance, Tag, WebhookSettings
+from .models import AuditEntry, ElementInstance, EventNotification, Tag, WebhookSettings
 
 # Fields whose truth lives at Cloud Elements once the instance exists there.
 REMOTE_OWNED = (
@@ -262,4 +262,50 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(EventNotification)
+class EventNotificationAdmin(admin.ModelAdmin):
+    """Received deliveries, read-only: they are evidence of what Cloud Elements sent."""
+
+    list_display = (
+        "received_at",
+        "instance",
+        "event_type",
+        "object_type",
+        "object_id",
+        "signature",
+        "remote_event_id",
+    )
+    list_filter = (
+        ("instance", admin.RelatedOnlyFieldListFilter),
+        "event_type",
+        "signature",
+        "received_at",
+    )
+    search_fields = ("object_id", "remote_event_id", "webhook_id", "instance__name")
+    list_select_related = ("instance",)
+    date_hierarchy = "received_at"
+    readonly_fields = (
+        "instance",
+        "received_at",
+        "signature",
+        "event_type",
+        "object_type",
+        "object_id",
+        "events",
+        "remote_event_id",
+        "webhook_id",
+        "dedup_key",
+        "body",
+    )
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

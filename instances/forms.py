@@ -24,7 +24,8 @@ def oauth_callback_url() -> str:
 
 
 def webhook_url(instance_uuid: uuid.UUID | str) -> str:
-    return f"{settings.SITE_URL}/webhooks/{instance_uuid}/"
+    """This dashboard's receiver for one instance's event notifications."""
+    return settings.SITE_URL + reverse("webhook", args=[instance_uuid])
 
 
 def validate_callback_url(value: str) -> None:

@@ -274,3 +274,41 @@ class OAuthState(models.Model):
     @staticmethod
     def digest(value: str) -> str:
         return hashlib.sha256(value.encode()).hexdigest()
+
+
+class EventNotification(models.Model):
+    """One delivery received from Cloud Elements, stored once (see `dedup_key`)."""
+
+    class Signature(models.TextChoices):
+        # A delivery with a bad signature is refused, never stored.
+        VERIFIED = "verified", "Verified"
+        VERIFIED_PREVIOUS_KEY = "verified_previous", "Verified (previous key)"
+        UNSIGNED = "unsigned", "Unsigned"
+
+    instance = models.ForeignKey(ElementInstance, on_delete=models.CASCADE, related_name="events")
+    dedup_key = models.CharField(max_length=200)
+    remote_event_id = models.CharField("event id", max_length=200, blank=True)
+    webhook_id = models.CharField("Elements-Webhook-Id", max_length=200, blank=True)
+    signature = models.CharField(max_length=20, choices=Signature.choices)
+    event_type = models.CharField(max_length=32, blank=True, db_index=True)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=500, blank=True)
+    events = models.JSONField(default=list)
+    body = models.TextField()
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "dedup_key"], name="event_dedup_per_instance"
+            )
+        ]
+        indexes = [models.Index(fields=["instance", "-received_at"], name="event_instance_time")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type or 'event'} {self.object_id}".strip()
+
+    @property
+    def is_verified(self) -> bool:
+        return self.signature != self.Signature.UNSIGNED

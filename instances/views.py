@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -14,12 +16,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
+from . import charts, services
 from . import cloud_elements as ce
-from . import services
 from .forms import InstanceFilterForm, InstanceForm, SettingsForm
 from .models import ElementInstance, Tag
 
 PAGE_SIZE = 50
+EVENTS_PAGE_SIZE = 25
 can_add = permission_required("instances.add_elementinstance", raise_exception=True)
 can_change = permission_required("instances.change_elementinstance", raise_exception=True)
 
@@ -46,7 +49,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def index(request: HttpRequest) -> HttpResponse:
     filters = InstanceFilterForm(request.GET)
     instances = filters.filter(
-        ElementInstance.objects.select_related("webhook", "created_by").prefetch_related("tags")
+        ElementInstance.objects.select_related("webhook", "created_by")
+        .prefetch_related("tags")
+        .annotate(last_event_at=Max("events__received_at"))
     )
     page_obj = Paginator(instances, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -68,8 +73,19 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
         ElementInstance.objects.select_related("webhook", "created_by").prefetch_related("tags"),
         uuid=uuid,
     )
-    audit = instance.audit_entries.select_related("actor")[:50]
-    context = {"title": instance.name, "instance": instance, "audit": audit}
+    context = {
+        "title": instance.name,
+        "instance": instance,
+        "audit": instance.audit_entries.select_related("actor")[:50],
+        "events": Paginator(instance.events.all(), EVENTS_PAGE_SIZE).get_page(
+            request.GET.get("events_page")
+        ),
+        "chart": charts.deliveries_per_day(instance),
+        "chart_width": charts.chart_width(),
+        "chart_height": charts.CHART_HEIGHT,
+        "bar_width": charts.BAR_WIDTH,
+        "sandbox": settings.CLOUD_ELEMENTS_SANDBOX,
+    }
     return page(request, "instances/detail.html", context)
 
 

@@ -22,4 +22,5 @@ urlpatterns = [
     ),
     path(f"{api}<path:rest>", views.not_found),
     path("dropbox/oauth2/authorize", views.authorize, name="authorize"),
+    path("instances/<int:instance_id>/simulate", views.simulate, name="simulate"),
 ]

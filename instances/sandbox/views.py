@@ -10,13 +10,16 @@ import json
 from functools import wraps
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from . import api
+from . import api, delivery
 from .models import SandboxApp, SandboxAuthCode, SandboxInstance
 
 DENIED_DESCRIPTION = "The user chose not to give your app access to their Dropbox account."
@@ -165,3 +168,32 @@ def _with_query(url: str, params: dict[str, str]) -> str:
     parts = urlsplit(url)
     query = "&".join(filter(None, [parts.query, urlencode(params)]))
     return urlunsplit(parts._replace(query=query))
+
+
+@require_POST
+@login_required
+@permission_required("instances.change_elementinstance", raise_exception=True)
+def simulate(request: HttpRequest, instance_id: int) -> HttpResponse:
+    """Stand in for a change in the connected Dropbox: Cloud Elements notifies the callback."""
+    instance = get_object_or_404(SandboxInstance, pk=instance_id)
+    event_type = request.POST.get("event_type", "")
+    path = request.POST.get("path", "").strip() or "/"
+    if event_type not in delivery.EVENT_TYPES:
+        messages.error(request, "Choose a change: created, updated or deleted.")
+    else:
+        sent = delivery.deliver_change(instance, event_type=event_type, path=path)
+        if sent is None:
+            messages.info(
+                request, "Events are disabled for this instance, so nothing was delivered."
+            )
+        elif sent.status_code and 200 <= sent.status_code < 300:
+            messages.success(
+                request, f"Delivered {event_type} {path}; the callback answered {sent.status_code}."
+            )
+        else:
+            outcome = sent.status_code or sent.error
+            messages.error(request, f"Delivery of {event_type} {path} failed: {outcome}.")
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return HttpResponseRedirect(target)
+    return HttpResponseRedirect(reverse("instances:index"))
