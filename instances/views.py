@@ -120,12 +120,12 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         context = {"title": "This sign-in cannot be used", "error": error}
         return page(request, "instances/oauth_error.html", context, status=error.status)
     # Post/redirect/get: the code and state leave the address bar.
-    if instance.status == ElementInstance.Status.ACTIVE:
+    if instance.last_error:
+        messages.error(request, instance.last_error)
+    elif instance.status == ElementInstance.Status.ACTIVE:
         messages.success(
             request, f"“{instance.name}” is connected (Cloud Elements id {instance.remote_id})."
         )
-    elif instance.last_error:
-        messages.error(request, instance.last_error)
     return redirect(instance)
 
 
