@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.shortcuts import redirect
 from django.utils.html import format_html, format_html_join
 
@@ -41,17 +42,17 @@ class ElementInstanceForm(forms.ModelForm):
 
     class Meta:
         model = ElementInstance
-        fields = (
-            "name",
-            "element_key",
-            "authentication_type",
-            "oauth_api_key",
-            "oauth_callback_url",
-            "tags",
-        )
+        # oauth_callback_url is declared above (https by default), and saved in save().
+        fields = ("name", "element_key", "authentication_type", "oauth_api_key", "tags")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("oauth_callback_url", self.instance.oauth_callback_url)
 
     def save(self, commit: bool = True) -> ElementInstance:
         instance = super().save(commit=False)
+        if "oauth_callback_url" in self.fields:
+            instance.oauth_callback_url = self.cleaned_data.get("oauth_callback_url", "")
         if self.cleaned_data.get("new_oauth_api_secret"):
             instance.oauth_api_secret = self.cleaned_data["new_oauth_api_secret"]
         if commit:
@@ -62,6 +63,7 @@ class ElementInstanceForm(forms.ModelForm):
 
 class WebhookSettingsInline(admin.StackedInline):
     model = WebhookSettings
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     can_delete = False
     fields = ("enabled", "callback_url", "masked_signature_key")
     readonly_fields = fields
@@ -92,6 +94,7 @@ class AuditEntryInline(admin.TabularInline):
 @admin.register(ElementInstance)
 class ElementInstanceAdmin(admin.ModelAdmin):
     form = ElementInstanceForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = (
         "name",
         "element_key",

@@ -82,7 +82,7 @@ PARAMETERS = {
         Parameter(
             "event.notification.enabled",
             "Events Enabled",
-            "Identifies that events are enabled for the element instance.",
+            "Identifies that events are enabled for the element instance. Default: false",
             "boolean",
             optional=True,
             default=False,

@@ -21,6 +21,8 @@ from .models import AuditEntry, ElementInstance, OAuthState, Tag, WebhookSetting
 
 Status = ElementInstance.Status
 Action = AuditEntry.Action
+# Statuses of an instance that Cloud Elements does not have yet.
+WAITING = (Status.DRAFT, Status.AUTHORIZING, Status.FAILED)
 
 # RFC 6749 section 4.1.2.1 error codes, with what they mean for an operator.
 OAUTH_ERRORS = {
@@ -249,7 +251,15 @@ def _authorization_refused(pending: OAuthState, error: str, params: dict, *, act
     message = f"{meaning} ({error})" + (f": {description}" if description else ".")
     action = Action.AUTHORIZATION_DENIED
     if pending.purpose == OAuthState.Purpose.CREATE:
-        _mark(instance, Status.DRAFT, message)
+        # Only an instance still waiting goes back to draft: another consent for the same
+        # draft may have completed meanwhile, and an active instance must stay active.
+        ElementInstance.objects.filter(pk=instance.pk, status__in=WAITING).update(
+            status=Status.DRAFT, last_error=message, last_error_request_id=""
+        )
+        instance.refresh_from_db(fields=["status", "last_error", "last_error_request_id"])
+    if instance.status == Status.ACTIVE:
+        # Still active with its old authorization; say why the new one did not happen.
+        _mark(instance, instance.status, message)
     record(instance, action, actor=actor, outcome=AuditEntry.Outcome.FAILURE, detail=message)
 
 
@@ -264,9 +274,9 @@ def create_with_api_key(*, instance: ElementInstance, actor) -> ElementInstance:
 def _create_remote(instance: ElementInstance, *, code: str | None, actor) -> ElementInstance:
     # Claim the instance: one create in flight, and a crash mid-call leaves it `unknown`
     # (to be reconciled), never `authorizing` (which would invite a second create).
-    claimed = ElementInstance.objects.filter(
-        pk=instance.pk, status__in=[Status.DRAFT, Status.AUTHORIZING, Status.FAILED]
-    ).update(status=Status.UNKNOWN, last_error="Sent to Cloud Elements; no answer yet.")
+    claimed = ElementInstance.objects.filter(pk=instance.pk, status__in=WAITING).update(
+        status=Status.UNKNOWN, last_error="Sent to Cloud Elements; no answer yet."
+    )
     if claimed != 1:
         raise StateError(
             "busy", "This instance is already being created; its page shows the outcome."
@@ -517,6 +527,8 @@ def _apply_remote(instance: ElementInstance, remote: ce.Instance, *, actor) -> N
         instance.remote_valid = remote.valid
         instance.remote_disabled = remote.disabled
         instance.remote_missing = False
+        instance.last_error = ""
+        instance.last_error_request_id = ""
         instance.synced_at = timezone.now()
         instance.save()
         instance.tags.set(Tag.for_names(remote.tags))

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -45,13 +48,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
-@login_required
+@staff_member_required
 def index(request: HttpRequest) -> HttpResponse:
     filters = InstanceFilterForm(request.GET)
     instances = filters.filter(
         ElementInstance.objects.select_related("webhook", "created_by")
         .prefetch_related("tags")
         .annotate(last_event_at=Max("events__received_at"))
+        # An aggregate drops Meta.ordering; pagination needs a stable order.
+        .order_by("-created_at", "-id")
     )
     page_obj = Paginator(instances, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -67,7 +72,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return page(request, "instances/index.html", context)
 
 
-@login_required
+@staff_member_required
 def detail(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(
         ElementInstance.objects.select_related("webhook", "created_by").prefetch_related("tags"),
@@ -90,7 +95,7 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
 
 
 @sensitive_post_parameters("oauth_api_secret", "api_key", "signature_key")
-@login_required
+@staff_member_required
 @can_add
 def new(request: HttpRequest) -> HttpResponse:
     form = InstanceForm(request.POST or None)
@@ -106,9 +111,12 @@ def new(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@login_required
 @require_GET
 def oauth_callback(request: HttpRequest) -> HttpResponse:
+    if not (request.user.is_active and request.user.is_staff):
+        # Never carry the code and state into the login URL (and so into history): a new
+        # login means a new session, which could not complete this consent anyway.
+        return redirect_to_login(reverse("instances:index"))
     try:
         instance = services.complete_authorization(
             state=request.GET.get("state", ""),
@@ -130,7 +138,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@staff_member_required
 @can_change
 def retry(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance.objects.select_related("webhook"), uuid=uuid)
@@ -146,7 +154,7 @@ def retry(request: HttpRequest, uuid) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@staff_member_required
 @can_change
 def reconcile(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance, uuid=uuid, status=ElementInstance.Status.UNKNOWN)
@@ -158,7 +166,7 @@ def reconcile(request: HttpRequest, uuid) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@staff_member_required
 @can_change
 def reauthorize(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance, uuid=uuid, status=ElementInstance.Status.ACTIVE)
@@ -166,7 +174,7 @@ def reauthorize(request: HttpRequest, uuid) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@staff_member_required
 @can_change
 def events(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance.objects.select_related("webhook"), uuid=uuid)
@@ -183,7 +191,7 @@ def events(request: HttpRequest, uuid) -> HttpResponse:
 
 
 @sensitive_post_parameters("new_signature_key")
-@login_required
+@staff_member_required
 @can_change
 def edit(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance.objects.select_related("webhook"), uuid=uuid)
@@ -213,7 +221,7 @@ def edit(request: HttpRequest, uuid) -> HttpResponse:
     return page(request, "instances/edit.html", context, status=status)
 
 
-@login_required
+@staff_member_required
 @can_change
 def delete(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance, uuid=uuid)
@@ -229,7 +237,7 @@ def delete(request: HttpRequest, uuid) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@staff_member_required
 @can_change
 def sync(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance.objects.select_related("webhook"), uuid=uuid)
@@ -238,12 +246,15 @@ def sync(request: HttpRequest, uuid) -> HttpResponse:
     except (ce.CloudElementsError, services.ActionError) as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Synced from Cloud Elements.")
+        if instance.remote_missing:
+            messages.warning(request, instance.last_error)
+        else:
+            messages.success(request, "Synced from Cloud Elements.")
     return redirect(instance)
 
 
 @require_POST
-@login_required
+@staff_member_required
 @can_change
 def sync_all(request: HttpRequest) -> HttpResponse:
     try:

@@ -39,14 +39,18 @@ class Notification:
 
 
 def _text(value: Any, limit: int = 500) -> str:
-    return "" if value is None else str(value)[:limit]
+    """A storable string: lone surrogates and NUL (which PostgreSQL refuses) are replaced."""
+    if value is None:
+        return ""
+    text = str(value)[:limit].encode("utf-8", "replace").decode("utf-8")
+    return text.replace("\x00", "\ufffd")
 
 
 def parse(body: bytes) -> Notification:
     """Read either documented shape: `{"message": {..., "events"}}` or the legacy one."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedNotification("The body is not JSON.") from None
     if not isinstance(data, dict):
         raise MalformedNotification("The body is not a JSON object.")

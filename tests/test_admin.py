@@ -158,3 +158,12 @@ def form_data(instance: ElementInstance, **overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+def test_the_change_form_shows_the_stored_callback_url(client, operator, make_instance):
+    instance = make_instance(
+        oauth_callback_url="https://dash.example.com/instances/oauth/callback/"
+    )
+    client.force_login(operator)
+    html = client.get(change_url(instance)).text
+    assert 'value="https://dash.example.com/instances/oauth/callback/"' in html

@@ -11,7 +11,8 @@ from functools import wraps
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -171,7 +172,7 @@ def _with_query(url: str, params: dict[str, str]) -> str:
 
 
 @require_POST
-@login_required
+@staff_member_required
 @permission_required("instances.change_elementinstance", raise_exception=True)
 def simulate(request: HttpRequest, instance_id: int) -> HttpResponse:
     """Stand in for a change in the connected Dropbox: Cloud Elements notifies the callback."""
