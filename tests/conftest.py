@@ -68,3 +68,12 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     if os.environ.get("CI") and _skipped and not hasattr(session.config, "workerinput"):
         print(f"\nCI treats skipped tests as failures: {', '.join(_skipped)}")
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Close each connection after its request: live-server threads must not keep the test
+    database open past the session (PostgreSQL would refuse to drop it)."""
+    from django.conf import settings
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
