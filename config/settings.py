@@ -271,5 +271,7 @@ LOGGING = {
         # The development server logs request lines, whose query strings carry secrets
         # (the sandbox's oauth/url apiSecret, OAuth codes and states): filter them too.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Django adds its own console handler in DEBUG; one (redacting) handler is enough.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -128,21 +128,22 @@ class ElementInstanceAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
 
+    LOCAL_FIELDS = (
+        "name",
+        "element_key",
+        "authentication_type",
+        "oauth_api_key",
+        "oauth_callback_url",
+        "tags",
+    )
+
     def get_fieldsets(self, request, obj=None):
-        editable = [
-            "name",
-            "element_key",
-            "authentication_type",
-            "oauth_api_key",
-            "oauth_callback_url",
-            "tags",
-        ]
         if obj is None or obj.status in self.EDITABLE_STATUSES:
             secret = ["masked_oauth_api_secret", "new_oauth_api_secret"]
         else:
             secret = ["masked_oauth_api_secret"]
         return [
-            (None, {"fields": editable}),
+            (None, {"fields": list(self.LOCAL_FIELDS)}),
             ("Secrets", {"fields": secret}),
             ("Cloud Elements", {"fields": list(REMOTE_OWNED)}),
         ]
@@ -153,16 +154,7 @@ class ElementInstanceAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status not in self.EDITABLE_STATUSES:
-            return (
-                *REMOTE_OWNED,
-                "masked_oauth_api_secret",
-                "name",
-                "element_key",
-                "authentication_type",
-                "oauth_api_key",
-                "oauth_callback_url",
-                "tags",
-            )
+            return (*self.readonly_fields, *self.LOCAL_FIELDS)
         return self.readonly_fields
 
     def save_model(self, request, obj, form, change):
