@@ -38,6 +38,11 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Public base URL of this dashboard. The OAuth callback URL and the webhook receiver URLs sent
 # to Cloud Elements are built from it, never from the request's Host header.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not DEBUG and not SITE_URL.startswith("https://"):
+    raise ImproperlyConfigured(
+        "SITE_URL must be this dashboard's public https:// address when DEBUG is off: the OAuth "
+        "callback and webhook URLs sent to Cloud Elements are built from it."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -217,6 +222,19 @@ CLOUD_ELEMENTS_BASE_URL = env.str("CLOUD_ELEMENTS_BASE_URL", default="").rstrip(
 CLOUD_ELEMENTS_SANDBOX = not CLOUD_ELEMENTS_BASE_URL
 CLOUD_ELEMENTS_USER_SECRET = env.str("CLOUD_ELEMENTS_USER_SECRET", default="")
 CLOUD_ELEMENTS_ORGANIZATION_SECRET = env.str("CLOUD_ELEMENTS_ORGANIZATION_SECRET", default="")
+if CLOUD_ELEMENTS_SANDBOX and not DEBUG:
+    # A public sandbox would take real app secrets and serve instance tokens to anyone holding
+    # the documented default secrets: production must choose it, with secrets of its own.
+    if not env.bool("CLOUD_ELEMENTS_SANDBOX", default=False):
+        raise ImproperlyConfigured(
+            "CLOUD_ELEMENTS_BASE_URL must be set when DEBUG is off (or CLOUD_ELEMENTS_SANDBOX=true "
+            "to serve the offline sandbox on purpose, e.g. for a demo)."
+        )
+    if not (CLOUD_ELEMENTS_USER_SECRET and CLOUD_ELEMENTS_ORGANIZATION_SECRET):
+        raise ImproperlyConfigured(
+            "CLOUD_ELEMENTS_USER_SECRET and CLOUD_ELEMENTS_ORGANIZATION_SECRET must be set for a "
+            "sandbox served with DEBUG off."
+        )
 if CLOUD_ELEMENTS_SANDBOX:
     # The sandbox checks the same header as Cloud Elements; these secrets only open the sandbox.
     CLOUD_ELEMENTS_USER_SECRET = CLOUD_ELEMENTS_USER_SECRET or "sandbox-user-secret"
@@ -228,8 +246,14 @@ elif not (CLOUD_ELEMENTS_USER_SECRET and CLOUD_ELEMENTS_ORGANIZATION_SECRET):
         "CLOUD_ELEMENTS_USER_SECRET and CLOUD_ELEMENTS_ORGANIZATION_SECRET must be set "
         "when CLOUD_ELEMENTS_BASE_URL is set."
     )
-# Seconds: (connect, read). One number sets both.
-CLOUD_ELEMENTS_TIMEOUT = env.float("CLOUD_ELEMENTS_TIMEOUT", default=15.0)
+# Seconds to connect and to wait for an answer: "3.05,15", or one number for both.
+try:
+    _timeouts = [float(t) for t in env.list("CLOUD_ELEMENTS_TIMEOUT", default=["3.05", "15"])]
+except ValueError:
+    raise ImproperlyConfigured("CLOUD_ELEMENTS_TIMEOUT must be seconds, e.g. 3.05,15") from None
+if len(_timeouts) not in (1, 2) or min(_timeouts) <= 0:
+    raise ImproperlyConfigured("CLOUD_ELEMENTS_TIMEOUT must be one or two positive numbers.")
+CLOUD_ELEMENTS_TIMEOUT = (_timeouts[0], _timeouts[-1])
 
 # --- Internationalisation, static files ---------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -209,7 +210,7 @@ def _get_session() -> requests.Session:
         retry = Retry(
             total=3,
             connect=3,
-            read=2,
+            read=1,
             status=3,
             backoff_factor=0.25,
             status_forcelist={429, 502, 503, 504},
@@ -240,6 +241,7 @@ def _headers() -> dict[str, str]:
     }
 
 
+@sensitive_variables("params", "json")
 def _request(method: str, path: str, *, params=None, json=None) -> Any:
     url = base_url() + path
     started = time.monotonic()
@@ -343,6 +345,7 @@ def _instance(data: Any) -> Instance:
 # --- Operations ----------------------------------------------------------------------------
 
 
+@sensitive_variables("api_secret", "params", "state")
 def get_oauth_url(
     *, element_key: str, api_key: str, api_secret: str, callback_url: str, state: str
 ) -> OAuthUrl:
@@ -362,6 +365,7 @@ def get_oauth_url(
     return OAuthUrl(element=str(data.get("element") or element_key), oauth_url=data["oauthUrl"])
 
 
+@sensitive_variables("payload")
 def create_instance(payload: dict[str, Any]) -> Instance:
     """Create an element instance; never retried, since the OAuth code is single-use.
 

@@ -254,7 +254,7 @@ class InstanceFilterForm(forms.Form):
         if data["q"]:
             term = data["q"].strip()
             match = models.Q(name__icontains=term) | models.Q(tags__name__iexact=term)
-            if term.isdigit():
+            if term.isascii() and term.isdigit():
                 match |= models.Q(remote_id=int(term))
             queryset = queryset.filter(match).distinct()
         return queryset

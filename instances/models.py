@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
@@ -43,7 +43,14 @@ class Tag(models.Model):
         tags = []
         for clean in wanted.values():
             tag = cls.objects.filter(name__iexact=clean).first()
-            tags.append(tag or cls.objects.create(name=clean))
+            if tag is None:
+                try:
+                    with transaction.atomic():
+                        tag = cls.objects.create(name=clean)
+                except IntegrityError:
+                    # Created by a concurrent request meanwhile.
+                    tag = cls.objects.get(name__iexact=clean)
+            tags.append(tag)
         return tags
 
 

@@ -8,9 +8,11 @@ happened in the audit history.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -90,6 +92,14 @@ def _record_error(instance: ElementInstance, error: ce.CloudElementsError, *, ac
 @sensitive_variables("data")
 def create_draft(*, data: dict[str, Any], actor) -> ElementInstance:
     """Save what the operator typed before anything is sent anywhere."""
+    try:
+        return _create_draft(data, actor)
+    except IntegrityError:
+        # The same form submitted twice at once: the first submission won.
+        raise ActionError("This form was already submitted; see the instance it created.") from None
+
+
+def _create_draft(data: dict[str, Any], actor) -> ElementInstance:
     with transaction.atomic():
         instance = ElementInstance.objects.create(
             uuid=data["instance_uuid"],
@@ -145,6 +155,7 @@ def build_instance_payload(instance: ElementInstance, *, code: str | None = None
 # --- OAuth consent -------------------------------------------------------------------------
 
 
+@sensitive_variables("state")
 def start_authorization(
     *, instance: ElementInstance, session_key: str, actor, purpose: str = OAuthState.Purpose.CREATE
 ) -> str:
@@ -271,11 +282,14 @@ def create_with_api_key(*, instance: ElementInstance, actor) -> ElementInstance:
     return _create_remote(instance, code=None, actor=actor)
 
 
+@sensitive_variables("code", "payload")
 def _create_remote(instance: ElementInstance, *, code: str | None, actor) -> ElementInstance:
     # Claim the instance: one create in flight, and a crash mid-call leaves it `unknown`
     # (to be reconciled), never `authorizing` (which would invite a second create).
     claimed = ElementInstance.objects.filter(pk=instance.pk, status__in=WAITING).update(
-        status=Status.UNKNOWN, last_error="Sent to Cloud Elements; no answer yet."
+        status=Status.UNKNOWN,
+        last_error="Sent to Cloud Elements; no answer yet.",
+        updated_at=timezone.now(),
     )
     if claimed != 1:
         raise StateError(
@@ -348,6 +362,15 @@ def reconcile(*, instance: ElementInstance, actor) -> ElementInstance:
         record(
             instance, Action.RECONCILED, actor=actor, detail=f"Found Cloud Elements id {full.id}"
         )
+    elif not chosen and timezone.now() - instance.updated_at < _reconcile_grace():
+        # Cloud Elements may still be working on the request that timed out: finding nothing
+        # this soon proves nothing, and a retry now could create a second instance.
+        _mark(
+            instance,
+            Status.UNKNOWN,
+            "Cloud Elements did not answer and does not list the instance yet. "
+            "Check the status again in a minute.",
+        )
     elif not chosen:
         message = (
             "Cloud Elements has no instance with this name: it was not created. "
@@ -370,6 +393,12 @@ def reconcile(*, instance: ElementInstance, actor) -> ElementInstance:
             "check them there before retrying.",
         )
     return instance
+
+
+def _reconcile_grace() -> timedelta:
+    timeout = settings.CLOUD_ELEMENTS_TIMEOUT
+    read = timeout[-1] if isinstance(timeout, tuple | list) else timeout
+    return timedelta(seconds=2 * float(read) + 5)
 
 
 def retry(*, instance: ElementInstance, session_key: str, actor) -> str | None:
@@ -396,6 +425,16 @@ def reauthorize(*, instance: ElementInstance, session_key: str, actor) -> str:
 
 # --- Changing an active instance -----------------------------------------------------------
 
+SYNCED_FIELDS = (
+    "name",
+    "remote_valid",
+    "remote_disabled",
+    "remote_missing",
+    "last_error",
+    "last_error_request_id",
+    "synced_at",
+)
+
 
 def _require_remote(instance: ElementInstance) -> int:
     if instance.status != Status.ACTIVE or instance.remote_id is None:
@@ -420,6 +459,8 @@ def set_events(*, instance: ElementInstance, enabled: bool, actor) -> ElementIns
         updated = ce.update_instance(remote_id, {"configuration": configuration})
     except ce.CloudElementsError as error:
         _record_error(instance, error, actor=actor)
+        if error.ambiguous:
+            _reread(instance, actor=actor)
         raise
     webhook.enabled = updated.events_enabled
     webhook.callback_url = callback_url
@@ -451,6 +492,19 @@ def update_settings(
         updated = ce.update_instance(remote_id, changes)
     except ce.CloudElementsError as error:
         _record_error(instance, error, actor=actor)
+        if error.ambiguous:
+            if signature_key is not None:
+                # Cloud Elements masks the key, so whether it took the new one cannot be read
+                # back: accept both until the overlap ends rather than refuse its deliveries.
+                webhook.replace_signature_key(signature_key)
+                webhook.save(
+                    update_fields=[
+                        "signature_key",
+                        "previous_signature_key",
+                        "previous_signature_key_expires_at",
+                    ]
+                )
+            _reread(instance, actor=actor)
         raise
     with transaction.atomic():
         instance.name = updated.name or name
@@ -503,18 +557,31 @@ def sync(*, instance: ElementInstance, actor) -> ElementInstance:
     return instance
 
 
+def _reread(instance: ElementInstance, *, actor) -> None:
+    """After a change that got no answer, take Cloud Elements' word for what it now holds."""
+    try:
+        _apply_remote(instance, ce.get_instance(instance.remote_id), actor=actor)
+    except ce.CloudElementsError as error:
+        _record_error(instance, error, actor=actor)
+
+
 def sync_all(*, actor) -> dict[str, int]:
     """Refresh every active instance from one `GET /instances`."""
     remote = {item.id: item for item in ce.list_instances()}
-    counts = {"synced": 0, "missing": 0}
+    counts = {"synced": 0, "missing": 0, "failed": 0}
     local = ElementInstance.objects.filter(status=Status.ACTIVE, remote_id__isnull=False)
     for instance in local.select_related("webhook").prefetch_related("tags"):
         if instance.remote_id in remote:
             _apply_remote(instance, remote[instance.remote_id], actor=actor)
             counts["synced"] += 1
-        else:
-            _flag_missing(instance, actor=actor)
-            counts["missing"] += 1
+            continue
+        # Paging of GET /instances is undocumented: confirm an absence one by one.
+        try:
+            sync(instance=instance, actor=actor)
+        except ce.CloudElementsError:
+            counts["failed"] += 1
+            continue
+        counts["missing" if instance.remote_missing else "synced"] += 1
     return counts
 
 
@@ -530,7 +597,8 @@ def _apply_remote(instance: ElementInstance, remote: ce.Instance, *, actor) -> N
         instance.last_error = ""
         instance.last_error_request_id = ""
         instance.synced_at = timezone.now()
-        instance.save()
+        # Only what sync owns: a concurrent delete (status) must not be undone.
+        instance.save(update_fields=[*SYNCED_FIELDS, "updated_at"])
         instance.tags.set(Tag.for_names(remote.tags))
         webhook.enabled = remote.events_enabled
         webhook.callback_url = (
@@ -564,7 +632,9 @@ def _adopt(instance: ElementInstance, remote: ce.Instance) -> None:
     instance.remote_missing = False
     instance.last_error = ""
     instance.last_error_request_id = ""
-    instance.save()
+    instance.save(
+        update_fields=["remote_id", "remote_token", "status", *SYNCED_FIELDS[1:], "updated_at"]
+    )
 
 
 def _mark(instance: ElementInstance, status: str, error: str = "", request_id: str = "") -> None:

@@ -103,7 +103,11 @@ def new(request: HttpRequest) -> HttpResponse:
         status = 400 if request.method == "POST" else 200
         context = {"title": "New element instance", "form": form}
         return page(request, "instances/new.html", context, status=status)
-    instance = services.create_draft(data=form.cleaned_data, actor=request.user)
+    try:
+        instance = services.create_draft(data=form.cleaned_data, actor=request.user)
+    except services.ActionError as error:
+        messages.error(request, error.message)
+        return redirect(get_object_or_404(ElementInstance, uuid=form.cleaned_data["instance_uuid"]))
     if instance.authentication_type == ElementInstance.AuthenticationType.API_KEY:
         services.create_with_api_key(instance=instance, actor=request.user)
         return redirect(instance)
@@ -183,7 +187,9 @@ def events(request: HttpRequest, uuid) -> HttpResponse:
         services.set_events(instance=instance, enabled=enabled, actor=request.user)
     except (ce.CloudElementsError, services.ActionError) as error:
         state = "on" if instance.webhook.enabled else "off"
-        messages.error(request, f"{instance.name}: events are still {state}. {error.message}")
+        # After an unanswered change the state was read back from Cloud Elements.
+        still = "" if getattr(error, "ambiguous", False) else "still "
+        messages.error(request, f"{instance.name}: events are {still}{state}. {error.message}")
     else:
         state = "on" if instance.webhook.enabled else "off"
         messages.success(request, f"{instance.name}: events turned {state}.")
@@ -212,7 +218,14 @@ def edit(request: HttpRequest, uuid) -> HttpResponse:
                 actor=request.user,
             )
         except (ce.CloudElementsError, services.ActionError) as error:
-            form.add_error(None, f"Nothing was changed. {error.message}")
+            if getattr(error, "ambiguous", False):
+                note = (
+                    "Cloud Elements did not confirm the change; the instance was read back from "
+                    "it, and a new signature key is accepted beside the old one."
+                )
+            else:
+                note = "Nothing was changed."
+            form.add_error(None, f"{note} {error.message}")
         else:
             messages.success(request, "Settings saved at Cloud Elements.")
             return redirect(instance)
@@ -262,9 +275,10 @@ def sync_all(request: HttpRequest) -> HttpResponse:
     except ce.CloudElementsError as error:
         messages.error(request, f"Nothing was synced. {error.message}")
     else:
-        messages.success(
-            request, f"Synced {counts['synced']} instances; {counts['missing']} missing remotely."
-        )
+        summary = f"Synced {counts['synced']} instances; {counts['missing']} missing remotely"
+        if counts["failed"]:
+            summary += f"; {counts['failed']} could not be checked"
+        messages.success(request, summary + ".")
     return redirect("instances:index")
 
 

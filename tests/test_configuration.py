@@ -20,11 +20,14 @@ PRODUCTION = {
     "CSRF_TRUSTED_ORIGINS": "https://dashboard.example.com",
     "SITE_URL": "https://dashboard.example.com",
     "USE_X_FORWARDED_PROTO": "true",
+    "CLOUD_ELEMENTS_BASE_URL": "https://api.cloud-elements.com/elements/api-v2",
+    "CLOUD_ELEMENTS_USER_SECRET": "prod-user-secret",
+    "CLOUD_ELEMENTS_ORGANIZATION_SECRET": "prod-organization-secret",
 }
 
 
 def manage(*args: str, **environ: str) -> subprocess.CompletedProcess:
-    skip = {*PRODUCTION, "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    skip = {*PRODUCTION, "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "CLOUD_ELEMENTS_SANDBOX"}
     env = {k: v for k, v in os.environ.items() if k not in skip}
     env.update(environ)
     return subprocess.run(
@@ -77,6 +80,39 @@ def test_production_without_secret_key_refuses_to_start():
     result = manage("check", **{**PRODUCTION, "SECRET_KEY": ""})
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_does_not_fall_back_to_the_sandbox():
+    result = manage("check", **{**PRODUCTION, "CLOUD_ELEMENTS_BASE_URL": ""})
+    assert result.returncode != 0
+    assert "CLOUD_ELEMENTS_BASE_URL must be set when DEBUG is off" in result.stderr
+
+
+def test_a_production_sandbox_needs_its_own_secrets():
+    env = {
+        **PRODUCTION,
+        "CLOUD_ELEMENTS_BASE_URL": "",
+        "CLOUD_ELEMENTS_SANDBOX": "true",
+        "CLOUD_ELEMENTS_USER_SECRET": "",
+        "CLOUD_ELEMENTS_ORGANIZATION_SECRET": "",
+    }
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "must be set for a sandbox served with DEBUG off" in result.stderr
+    chosen = {**env, "CLOUD_ELEMENTS_USER_SECRET": "u1", "CLOUD_ELEMENTS_ORGANIZATION_SECRET": "o1"}
+    assert manage("check", **chosen).returncode == 0
+
+
+def test_production_needs_an_https_site_url():
+    result = manage("check", **{**PRODUCTION, "SITE_URL": "http://dashboard.example.com"})
+    assert result.returncode != 0
+    assert "SITE_URL must be this dashboard's public https:// address" in result.stderr
+
+
+def test_a_malformed_timeout_is_named():
+    result = manage("check", CLOUD_ELEMENTS_TIMEOUT="soon")
+    assert result.returncode != 0
+    assert "CLOUD_ELEMENTS_TIMEOUT must be seconds" in result.stderr
 
 
 def test_a_real_cloud_elements_url_needs_its_secrets():

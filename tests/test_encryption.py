@@ -82,3 +82,23 @@ def test_empty_secrets_stay_empty(make_instance):
     instance = make_instance(oauth_api_secret="")
     assert raw_row("instances_elementinstance", "oauth_api_secret", instance.pk) == ""
     assert ElementInstance.objects.get(pk=instance.pk).oauth_api_secret == ""
+
+
+def test_rotation_never_overwrites_a_secret_changed_meanwhile(stored, settings, monkeypatch):
+    from instances.management.commands import rotate_field_keys
+
+    settings.FIELD_ENCRYPTION_KEYS = [
+        Fernet.generate_key().decode(),
+        *settings.FIELD_ENCRYPTION_KEYS,
+    ]
+    real_rotate = rotate_field_keys.rotate
+
+    def rotate_while_an_operator_saves(token):
+        fresh = ElementInstance.objects.get(pk=stored.pk)
+        fresh.oauth_api_secret = "changed-during-rotation"
+        fresh.save(update_fields=["oauth_api_secret"])
+        return real_rotate(token)
+
+    monkeypatch.setattr(rotate_field_keys, "rotate", rotate_while_an_operator_saves)
+    call_command("rotate_field_keys", stdout=io.StringIO())
+    assert ElementInstance.objects.get(pk=stored.pk).oauth_api_secret == "changed-during-rotation"

@@ -520,6 +520,18 @@ def test_an_ambiguous_create_that_did_not_happen_fails_without_resending_the_cod
 
     callback(operator_client, state=state, code="code-1")
 
+    # Finding nothing at once proves nothing: Cloud Elements may still be creating it.
+    instance = reloaded(instance)
+    assert instance.status == Status.UNKNOWN
+    assert "Check the status again" in instance.last_error
+    assert operator_client.post(f"/instances/{instance.uuid}/retry/").status_code == 302
+    assert reloaded(instance).status == Status.UNKNOWN
+
+    # Once the grace period is over, still nothing there means it was not created.
+    ElementInstance.objects.filter(pk=instance.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=5)
+    )
+    operator_client.post(f"/instances/{instance.uuid}/reconcile/")
     instance = reloaded(instance)
     assert instance.status == Status.FAILED
     assert "was not created" in instance.last_error

@@ -381,7 +381,7 @@ def test_the_admin_action_carries_on_past_a_failing_instance(
     assert audit_actions(finance) == [AuditEntry.Action.EVENTS_ENABLED]
 
 
-def test_the_admin_action_reports_a_server_error_per_instance(
+def test_the_admin_action_reports_a_remote_error_per_instance(
     client, operator, make_instance, monkeypatch
 ):
     finance = make_instance("Finance Dropbox", status=ACTIVE, remote_id=5001)
@@ -395,7 +395,7 @@ def test_the_admin_action_reports_a_server_error_per_instance(
     def update_instance(instance_id: int, changes: dict) -> Instance:
         sent.append(instance_id)
         if instance_id == 5002:
-            raise CloudElementsServerError(request_id="req-5002")
+            raise cloud_elements.CloudElementsBadRequestError(request_id="req-5002")
         return Instance(id=instance_id, name="x", element_key="dropbox", events_enabled=False)
 
     monkeypatch.setattr(cloud_elements, "update_instance", update_instance)
@@ -444,3 +444,27 @@ def test_the_admin_offers_no_bulk_delete(client, operator, make_instance, sent):
 
     assert 'value="delete_selected"' not in page
     assert ElementInstance.objects.get(pk=instance.pk).status == ACTIVE
+
+
+def test_a_toggle_without_an_answer_takes_cloud_elements_word_for_the_result(
+    client, operator, make_instance, monkeypatch
+):
+    instance = make_instance("Archive", status=ACTIVE, remote_id=5100)
+    WebhookSettings.objects.filter(instance=instance).update(callback_url=RECEIVER_URL)
+
+    def update_instance(instance_id: int, changes: dict) -> Instance:
+        raise CloudElementsServerError(request_id="req-5100")  # applied, but the answer is lost
+
+    def get_instance(instance_id: int) -> Instance:
+        return Instance(id=instance_id, name="Archive", element_key="dropbox", events_enabled=True)
+
+    monkeypatch.setattr(cloud_elements, "update_instance", update_instance)
+    monkeypatch.setattr(cloud_elements, "get_instance", get_instance)
+    client.force_login(operator)
+
+    response = client.post(events_url(instance), {"enabled": "on"}, follow=True)
+
+    assert reload(instance).webhook.enabled is True
+    [(level, text)] = shown_messages(response)
+    assert level == "error"
+    assert text.startswith("Archive: events are on.")

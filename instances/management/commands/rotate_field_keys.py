@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
-from django.db.models import Value
 
 from instances.fields import EncryptedTextField, rotate
 
@@ -22,7 +21,7 @@ class Command(BaseCommand):
             fields = [f for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
             if fields:
                 total += self._rotate_model(model, fields)
-        self.stdout.write(self.style.SUCCESS(f"Re-encrypted secrets in {total} rows."))
+        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {total} stored secrets."))
 
     @staticmethod
     def _rotate_model(model, fields) -> int:
@@ -33,15 +32,17 @@ class Command(BaseCommand):
             cursor.execute(f"SELECT {columns} FROM {quote(model._meta.db_table)}")  # noqa: S608
             rows = cursor.fetchall()
         changed = 0
-        for pk, *tokens in rows:
-            # Value() skips the field's own encryption: the token is already encrypted.
-            updates = {
-                field.attname: Value(rotate(token))
-                for field, token in zip(fields, tokens, strict=True)
-                if token
-            }
-            if updates:
-                with transaction.atomic():
-                    model.objects.filter(pk=pk).update(**updates)
-                changed += 1
+        table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+        for row_pk, *tokens in rows:
+            for field, token in zip(fields, tokens, strict=True):
+                if not token:
+                    continue
+                column = quote(field.column)
+                # Only if the row still holds what was read: a secret changed meanwhile wins.
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(
+                        f"UPDATE {table} SET {column} = %s WHERE {pk} = %s AND {column} = %s",  # noqa: S608
+                        [rotate(token), row_pk, token],
+                    )
+                    changed += cursor.rowcount
         return changed
