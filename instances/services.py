@@ -7,7 +7,6 @@ happened in the audit history.
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -17,25 +16,15 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from . import cloud_elements as ce
-from . import parameters
+from . import oauth, parameters
 from .forms import webhook_url
 from .models import AuditEntry, ElementInstance, OAuthState, Tag, WebhookSettings
+from .oauth import StateError
 
 Status = ElementInstance.Status
 Action = AuditEntry.Action
 # Statuses of an instance that Cloud Elements does not have yet.
 WAITING = (Status.DRAFT, Status.AUTHORIZING, Status.FAILED)
-
-# RFC 6749 section 4.1.2.1 error codes, with what they mean for an operator.
-OAUTH_ERRORS = {
-    "access_denied": "Access was denied on the consent screen",
-    "invalid_request": "The provider found the authorization request malformed",
-    "unauthorized_client": "The app is not allowed to request authorization this way",
-    "unsupported_response_type": "The provider does not support this kind of authorization",
-    "invalid_scope": "The requested scope is invalid",
-    "server_error": "The provider had an internal error",
-    "temporarily_unavailable": "The provider is temporarily unavailable",
-}
 
 
 class ActionError(Exception):
@@ -44,16 +33,6 @@ class ActionError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class StateError(Exception):
-    """An OAuth callback whose `state` cannot be accepted; nothing was sent to Cloud Elements."""
-
-    def __init__(self, reason: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.status = status
 
 
 def record(
@@ -160,16 +139,7 @@ def start_authorization(
     *, instance: ElementInstance, session_key: str, actor, purpose: str = OAuthState.Purpose.CREATE
 ) -> str:
     """Mint a fresh state for this session and instance; return the consent URL to redirect to."""
-    state = secrets.token_urlsafe(32)  # 256 bits
-    session_hash = OAuthState.digest(session_key)
-    _forget_old_states(session_hash)
-    OAuthState.objects.create(
-        state_hash=OAuthState.digest(state),
-        session_hash=session_hash,
-        instance=instance,
-        element_key=instance.element_key,
-        purpose=purpose,
-    )
+    state = oauth.issue_state(instance=instance, session_key=session_key, purpose=purpose)
     try:
         answer = ce.get_oauth_url(
             element_key=instance.element_key,
@@ -190,58 +160,11 @@ def start_authorization(
     return answer.oauth_url
 
 
-def _forget_old_states(session_hash: str) -> None:
-    pending = OAuthState.objects.filter(session_hash=session_hash, used_at__isnull=True)
-    stale = list(pending.values_list("pk", flat=True)[OAuthState.MAX_PENDING_PER_SESSION - 1 :])
-    cutoff = timezone.now() - OAuthState.LIFETIME * 6
-    OAuthState.objects.filter(pk__in=stale).update(used_at=timezone.now())
-    OAuthState.objects.filter(created_at__lt=cutoff).delete()
-
-
-def consume_state(*, state: str, session_key: str) -> OAuthState:
-    """Accept a state once, for the session that started it, within its lifetime."""
-    if not state:
-        raise StateError(
-            "missing",
-            "The provider sent you back without a state, so this sign-in cannot be "
-            "matched to a request from this dashboard.",
-        )
-    found = (
-        OAuthState.objects.select_related("instance")
-        .filter(state_hash=OAuthState.digest(state))
-        .first()
-    )
-    if found is None:
-        raise StateError(
-            "unknown", "This sign-in was not started from this dashboard (unknown state)."
-        )
-    if found.session_hash != OAuthState.digest(session_key or ""):
-        raise StateError(
-            "foreign",
-            "This sign-in was started in another browser session. Start it again here.",
-            status=403,
-        )
-    if found.used_at is not None:
-        raise StateError(
-            "replayed", "This sign-in link was already used. Each consent can be used once."
-        )
-    claimed = OAuthState.objects.filter(pk=found.pk, used_at__isnull=True).update(
-        used_at=timezone.now()
-    )
-    if claimed != 1:
-        raise StateError("replayed", "This sign-in link was already used.")
-    if found.expired:
-        raise StateError(
-            "expired", "This sign-in took longer than 10 minutes and has expired. Start it again."
-        )
-    return found
-
-
 def complete_authorization(
     *, state: str, session_key: str, params: dict[str, str], actor
 ) -> ElementInstance:
     """Handle the provider's redirect: consume the state, then create or re-authorize."""
-    pending = consume_state(state=state, session_key=session_key)
+    pending = oauth.consume_state(state=state, session_key=session_key)
     instance = pending.instance
     code = params.get("code", "")
     error = params.get("error", "")
@@ -255,7 +178,7 @@ def complete_authorization(
 
 def _authorization_refused(pending: OAuthState, error: str, params: dict, *, actor) -> None:
     instance = pending.instance
-    meaning = OAUTH_ERRORS.get(error, "The provider did not authorize the request")
+    meaning = oauth.OAUTH_ERRORS.get(error, "The provider did not authorize the request")
     description = params.get("error_description", "")
     if not params.get("error"):
         description = "The provider answered with neither a code nor an error."
