@@ -266,8 +266,14 @@ class EventNotificationAdmin(admin.ModelAdmin):
         "remote_event_id",
         "webhook_id",
         "dedup_key",
-        "body",
+        "formatted_body",
     )
+    fields = readonly_fields
+
+    @admin.display(description="Body")
+    def formatted_body(self, obj: EventNotification):
+        # format_html escapes the body: it is whatever the sender posted.
+        return format_html('<pre class="event-body">{}</pre>', obj.pretty_body)
 
     def has_add_permission(self, request) -> bool:
         return False
