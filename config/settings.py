@@ -141,6 +141,9 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Lax, not Strict: the OAuth callback is a cross-site top-level GET that must carry the session.
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
+# Sudo mode: revealing a secret asks for the password again unless it was confirmed within
+# this many seconds (the way GitHub does).
+SUDO_WINDOW_SECONDS = env.int("SUDO_WINDOW_SECONDS", default=10 * 60)
 
 # --- Security (production values whenever DEBUG is off) ----------------------------------------
 

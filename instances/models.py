@@ -220,6 +220,7 @@ class AuditEntry(models.Model):
         REMOTE_ERROR = "remote_error", "Remote error"
         RECONCILED = "reconciled", "Reconciled"
         SECRET_CHANGED = "secret_changed", "Secret changed"
+        KEY_REVEALED = "key_revealed", "Signature key revealed"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
