@@ -125,6 +125,7 @@ class ElementInstanceAdmin(admin.ModelAdmin):
             return redirect(request.path)
         extra_context = {
             **(extra_context or {}),
+            "title": "Review element instance",
             "show_save": False,
             "show_save_and_continue": False,
             "show_save_and_add_another": False,

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
+from . import parameters
 from .models import AuditEntry, ElementInstance, Tag, WebhookSettings
 from .services import ActionError, record
 
@@ -24,7 +25,7 @@ INSTANCE_FIELDS = {
     "oauth_callback_url": "oauth.callback.url",
     "oauth_api_key": "oauth.api.key",
     "oauth_api_secret": "oauth.api.secret",
-    "api_key": "api key",
+    "api_key": parameters.API_KEY_PARAMETER,
 }
 WEBHOOK_FIELDS = {
     "enabled": ("events_enabled", "event.notification.enabled"),

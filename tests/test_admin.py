@@ -166,6 +166,7 @@ def test_the_change_page_has_no_save_button(client, operator, make_instance, sta
     for button in SAVE_BUTTONS:
         assert button not in response.text
     assert '<input type="text"' not in response.text  # nothing to type into
+    assert "Review element instance" in response.text
 
 
 def test_a_post_to_the_change_page_changes_nothing_and_claims_no_success(

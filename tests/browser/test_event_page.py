@@ -44,6 +44,9 @@ def test_an_event_opens_from_the_log_and_its_body_copies(
     expect(page.locator(".event-items")).to_contain_text(HOSTILE)  # shown as text, not run
     expect(page.locator("#event-body")).to_contain_text('"eventId": "evt-7f3a"')
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # No value column narrower than its words (the received time is one line).
+    received = page.locator(".facts dd").first.bounding_box()
+    assert received["width"] >= 180 and received["height"] < 40
 
     page.get_by_role("button", name="Copy").click()
     expect(page.locator("#event-body-status")).to_have_text("Copied")
