@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from instances.accounts.throttle import client_address
 from tests.conftest import PASSWORD
+from tests.test_configuration import manage
 
 LOGIN = "/admin/login/"
 LIMIT = 5
@@ -145,3 +146,33 @@ def test_the_reset_command_unlocks_a_user_name(client, operator):
     fail(client, "alice")
     call_command("axes_reset_username", "alice", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert attempt(client, "alice", PASSWORD).status_code == 302
+
+
+def test_the_limits_and_the_proxy_count_come_from_the_environment():
+    show = (
+        "from django.conf import settings as s; "
+        "print(s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME, s.TRUSTED_PROXY_COUNT, "
+        "s.AXES_LOCKOUT_PARAMETERS)"
+    )
+    defaults = manage("shell", "-c", show)
+    last_line = defaults.stdout.strip().splitlines()[-1]
+    assert last_line == "5 0:15:00 0 [['username', 'ip_address']]", defaults.stderr
+    chosen = manage(
+        "shell",
+        "-c",
+        show,
+        LOGIN_FAILURE_LIMIT="8",
+        LOGIN_LOCKOUT_MINUTES="60",
+        TRUSTED_PROXY_COUNT="1",
+    )
+    last_line = chosen.stdout.strip().splitlines()[-1]
+    assert last_line == "8 1:00:00 1 [['username', 'ip_address']]", chosen.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("LOGIN_FAILURE_LIMIT", "0"), ("LOGIN_LOCKOUT_MINUTES", "0"), ("TRUSTED_PROXY_COUNT", "-1")],
+)
+def test_a_meaningless_limit_stops_start_up_naming_the_variable(variable, value):
+    result = manage("check", **{variable: value})
+    assert result.returncode != 0 and variable in result.stderr
