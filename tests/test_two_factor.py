@@ -9,8 +9,10 @@ import json
 import re
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
+from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -206,3 +208,30 @@ def test_ensure_operator_says_where_to_enrol(db, settings, capsys):
     assert "http://127.0.0.1:8000/account/two-factor/" in out
     call_command("ensure_operator")
     assert "http://127.0.0.1:8000/account/two-factor/" in capsys.readouterr().out
+
+
+def test_a_superuser_resets_a_lost_authenticator_in_the_admin_without_seeing_secrets(
+    client, operator
+):
+    client.force_login(operator)
+    device, codes = enrol(client)
+    root = Client()
+    root.force_login(User.objects.create_superuser("root", "r@example.com", PASSWORD))
+
+    totp_page = root.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk]))
+    static = operator.staticdevice_set.get()
+    static_page = root.get(reverse("admin:otp_static_staticdevice_change", args=[static.pk]))
+    assert totp_page.status_code == static_page.status_code == 200
+    assert device.key not in totp_page.text and secret_of(device) not in totp_page.text
+    assert not any(code in static_page.text for code in codes)
+
+    for name, pk in [("otp_totp_totpdevice", device.pk), ("otp_static_staticdevice", static.pk)]:
+        root.post(reverse(f"admin:{name}_delete", args=[pk]), {"post": "yes"})
+    client.logout()
+    assert log_in(client, "alice", PASSWORD)["Location"] == "/instances/"
+
+
+def secret_of(device: TOTPDevice) -> str:
+    from base64 import b32encode
+
+    return b32encode(device.bin_key).decode()
