@@ -235,3 +235,17 @@ def secret_of(device: TOTPDevice) -> str:
     from base64 import b32encode
 
     return b32encode(device.bin_key).decode()
+
+
+def test_signing_in_as_an_enrolled_user_over_another_session_asks_for_their_code(
+    client, operator, viewer
+):
+    client.force_login(operator)
+    device, _ = enrol(client)
+    client.logout()
+    client.force_login(viewer)
+    assert log_in(client, "alice", PASSWORD)["Location"] == VERIFY
+    assert not signed_in(client), "victor's session ended with the password step"
+    done = client.post(VERIFY, {"code": totp_code(device, steps_ahead=1)})
+    assert done["Location"] == "/instances/"
+    assert client.session["_auth_user_id"] == str(operator.pk)

@@ -9,6 +9,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
 from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -60,7 +61,8 @@ class TwoStepLoginView(LoginView):
         user = form.get_user()
         if not two_factor.has_authenticator(user):
             return super().form_valid(form)
-        self.request.session.cycle_key()
+        # Whoever this browser was signed in as is signed out, and the session gets a new key.
+        auth_logout(self.request)
         self.request.session[PENDING] = {
             "user": user.pk,
             "backend": user.backend,
