@@ -107,7 +107,7 @@ def _create_draft(data: dict[str, Any], actor) -> ElementInstance:
 
 @sensitive_variables("configuration")
 def build_instance_payload(instance: ElementInstance, *, code: str | None = None) -> dict:
-    """The documented `POST /instances` body (see shared/seed) for this instance."""
+    """The documented `POST /instances` body for this instance (tests/data holds the example)."""
     webhook = instance.webhook
     configuration: dict[str, Any] = {}
     if instance.authentication_type == parameters.OAUTH2:
