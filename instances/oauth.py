@@ -27,11 +27,25 @@ OAUTH_ERRORS = {
 class StateError(Exception):
     """An OAuth callback whose `state` cannot be accepted; nothing was sent to Cloud Elements."""
 
-    def __init__(self, reason: str, message: str, status: int = 400) -> None:
+    def __init__(
+        self, reason: str, message: str, status: int = 400, instance: ElementInstance | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.status = status
+        # Set only once the state is known to belong to this session, so that the page can
+        # point at the instance without telling anyone else about it.
+        self.instance = instance
+
+    @property
+    def already_connected(self) -> bool:
+        """A reload of a consent that completed (the back button, a bookmark)."""
+        return (
+            self.reason == "replayed"
+            and self.instance is not None
+            and self.instance.status == ElementInstance.Status.ACTIVE
+        )
 
 
 def issue_state(*, instance: ElementInstance, session_key: str, purpose: str) -> str:
@@ -81,16 +95,31 @@ def consume_state(*, state: str, session_key: str) -> OAuthState:
             status=403,
         )
     if found.used_at is not None:
-        raise StateError(
-            "replayed", "This sign-in link was already used. Each consent can be used once."
-        )
+        raise _replayed(found.instance)
     claimed = OAuthState.objects.filter(pk=found.pk, used_at__isnull=True).update(
         used_at=timezone.now()
     )
     if claimed != 1:
-        raise StateError("replayed", "This sign-in link was already used.")
+        raise _replayed(found.instance)
     if found.expired:
         raise StateError(
-            "expired", "This sign-in took longer than 10 minutes and has expired. Start it again."
+            "expired",
+            "This sign-in took longer than 10 minutes and has expired. Start it again.",
+            instance=found.instance,
         )
     return found
+
+
+def _replayed(instance: ElementInstance) -> StateError:
+    if instance.status == ElementInstance.Status.ACTIVE:
+        return StateError(
+            "replayed",
+            f"This sign-in was already used: “{instance.name}” is already connected "
+            f"(Cloud Elements id {instance.remote_id}). There is nothing more to do.",
+            instance=instance,
+        )
+    return StateError(
+        "replayed",
+        "This sign-in link was already used. Each consent can be used once.",
+        instance=instance,
+    )

@@ -184,7 +184,8 @@ def simulate(request: HttpRequest, instance_id: int) -> HttpResponse:
     else:
         sent = delivery.deliver_change(instance, event_type=event_type, path=path)
         if sent is None:
-            messages.info(
+            # Nothing happened: a warning, not a success.
+            messages.warning(
                 request, "Events are disabled for this instance, so nothing was delivered."
             )
         elif sent.status_code and 200 <= sent.status_code < 300:
