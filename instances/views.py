@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from . import charts, services
+from . import charts, oauth, services
 from . import cloud_elements as ce
 from .forms import InstanceFilterForm, InstanceForm, SettingsForm
 from .models import ElementInstance, OAuthState, Tag
@@ -58,6 +58,7 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def index(request: HttpRequest) -> HttpResponse:
+    oauth.release_expired_consents()
     filters = InstanceFilterForm(request.GET)
     instances = filters.filter(
         ElementInstance.objects.select_related("webhook", "created_by")
@@ -82,6 +83,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def detail(request: HttpRequest, uuid) -> HttpResponse:
+    oauth.release_expired_consents()
     instance = get_object_or_404(
         ElementInstance.objects.select_related("webhook", "created_by").prefetch_related("tags"),
         uuid=uuid,
