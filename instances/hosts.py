@@ -14,6 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.request import split_domain_port
 from django.template.loader import render_to_string
+from django.utils.crypto import salted_hmac
 
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "[::1]"})
 WILDCARD = frozenset({"0.0.0.0", "::", "[::]"})  # noqa: S104 (names, not a bind)
@@ -41,6 +42,18 @@ def listen_problem(addr: str, port: int | str) -> str:
     if addr in WILDCARD or addr == site_host or {addr, site_host} <= LOOPBACK:
         return ""
     return f"address {addr} is not SITE_URL's host {site_host}"
+
+
+def sandbox_proof(nonce: str) -> str:
+    """What only a server holding this dashboard's keys answers to `nonce`.
+
+    In sandbox mode the client asks SITE_URL for it before the first call that carries a
+    secret, so that a different program listening there never receives one.
+    """
+    secret = settings.SECRET_KEY + settings.FIELD_ENCRYPTION_KEYS[0]
+    return salted_hmac(
+        "instances.sandbox.identity", nonce, secret=secret, algorithm="sha256"
+    ).hexdigest()
 
 
 class CanonicalHostMiddleware:

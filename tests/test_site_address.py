@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from instances import cloud_elements as ce
 from instances import oauth
 from instances.hosts import listen_problem
 from instances.models import AuditEntry, ElementInstance, OAuthState
@@ -212,3 +215,58 @@ def test_a_consent_in_progress_is_left_alone(client, operator, make_instance):
 def test_releasing_costs_one_query_when_nothing_is_stale(db, django_assert_num_queries):
     with django_assert_num_queries(1):
         assert oauth.release_expired_consents() == 0
+
+
+# --- The sandbox the client calls is this server ---------------------------------------------
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Another program at SITE_URL: answers everything, as the one seen answering with a 301."""
+
+    seen: list[tuple[str, str, str]] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        Recorder.seen.append((self.command, self.path, self.headers.get("Authorization", "")))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"proof": "anything", "oauthUrl": "http://evil.example/"}')
+
+    do_POST = do_GET
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def other_program():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    Recorder.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_no_secret_goes_to_another_program_listening_at_site_url(settings, other_program):
+    settings.SITE_URL = other_program
+    settings.CLOUD_ELEMENTS_BASE_URL = ""
+    with pytest.raises(ce.CloudElementsConnectionError, match="did not answer as this dashboard"):
+        ce.get_oauth_url(
+            element_key="dropbox",
+            api_key="app-key",
+            api_secret="app-secret-must-stay-home",
+            callback_url=f"{other_program}/instances/oauth/callback/",
+            state="s",
+        )
+    assert [path.split("?")[0] for _, path, _ in Recorder.seen] == ["/sandbox/identity"]
+    assert not any("app-secret" in path or auth for _, path, auth in Recorder.seen)
+
+
+def test_the_client_trusts_the_sandbox_of_this_very_server(
+    sandbox_site, settings, transactional_db
+):
+    ce._verified_sandboxes.discard(settings.SITE_URL)
+    assert ce.list_instances() == []
+    assert settings.SITE_URL in ce._verified_sandboxes
