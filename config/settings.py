@@ -11,6 +11,7 @@ import os
 import warnings
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from cryptography.fernet import Fernet
@@ -33,17 +34,26 @@ if not SECRET_KEY:
     SECRET_KEY = "dev-only-" + "not-secret-" * 5
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-
 # Public base URL of this dashboard. The OAuth callback URL and the webhook receiver URLs sent
-# to Cloud Elements are built from it, never from the request's Host header.
+# to Cloud Elements are built from it, never from the request's Host header. `make run` sets it
+# from HOST and PORT.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 if not DEBUG and not SITE_URL.startswith("https://"):
     raise ImproperlyConfigured(
         "SITE_URL must be this dashboard's public https:// address when DEBUG is off: the OAuth "
         "callback and webhook URLs sent to Cloud Elements are built from it."
     )
+_SITE = urlsplit(SITE_URL)
+SITE_ORIGIN = f"{_SITE.scheme}://{_SITE.netloc}"
+
+_SITE_HOST = _SITE.hostname or "127.0.0.1"
+if ":" in _SITE_HOST:
+    _SITE_HOST = f"[{_SITE_HOST}]"
+# The loopback names, and SITE_URL's own host (e.g. `make run HOST=dashboard.local`).
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=list(dict.fromkeys(["127.0.0.1", "localhost", "[::1]", _SITE_HOST]))
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -51,6 +61,9 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before whitenoise: its runserver command (instances/management/commands/runserver.py)
+    # wraps whitenoise's, and the first app providing a command wins.
+    "instances",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "csp",
@@ -58,7 +71,6 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
-    "instances",
     "instances.sandbox",
 ]
 
@@ -66,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
+    "instances.hosts.CanonicalHostMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -292,6 +305,10 @@ elif not (CLOUD_ELEMENTS_USER_SECRET and CLOUD_ELEMENTS_ORGANIZATION_SECRET):
         "CLOUD_ELEMENTS_USER_SECRET and CLOUD_ELEMENTS_ORGANIZATION_SECRET must be set "
         "when CLOUD_ELEMENTS_BASE_URL is set."
     )
+if CLOUD_ELEMENTS_SANDBOX:
+    # The sandbox's consent screen is served at SITE_URL, which is `self` only when the browser
+    # uses that very host name: allow it by name so a create never stops at a blocked redirect.
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(SITE_ORIGIN)
 # Seconds to connect and to wait for an answer: "3.05,15", or one number for both.
 try:
     _timeouts = [float(t) for t in env.list("CLOUD_ELEMENTS_TIMEOUT", default=["3.05", "15"])]

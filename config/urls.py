@@ -18,6 +18,7 @@ admin.site.site_url = None
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="instances:index", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("instances/", include("instances.urls")),
     path("webhooks/<uuid:uuid>/", webhooks.receive, name="webhook"),
     path("account/two-factor/", include("instances.accounts.urls")),

@@ -6,7 +6,9 @@ the embedded sandbox at SITE_URL + /sandbox/elements/api-v2 when that is unset.
 
 from __future__ import annotations
 
+import hmac
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,11 +26,15 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from .hosts import sandbox_proof
 from .parameters import MASKED
 
 logger = logging.getLogger(__name__)
 
 SANDBOX_API_PATH = "/sandbox/elements/api-v2"
+SANDBOX_IDENTITY_PATH = "/sandbox/identity"
+# SITE_URLs whose sandbox proved to be this server (see _check_sandbox).
+_verified_sandboxes: set[str] = set()
 
 
 # --- Errors ----------------------------------------------------------------------------------
@@ -241,8 +247,40 @@ def _headers() -> dict[str, str]:
     }
 
 
+def _check_sandbox() -> None:
+    """In sandbox mode, make sure SITE_URL is this server before any secret is sent there.
+
+    A dashboard started on another port than SITE_URL's would otherwise send the OAuth app
+    secret and the Authorization header to whatever listens at SITE_URL.
+    """
+    site = settings.SITE_URL
+    if settings.CLOUD_ELEMENTS_BASE_URL or site in _verified_sandboxes:
+        return
+    nonce = secrets.token_urlsafe(24)
+    started = time.monotonic()
+    try:
+        response = _get_session().get(
+            site + SANDBOX_IDENTITY_PATH,
+            params={"nonce": nonce},
+            timeout=settings.CLOUD_ELEMENTS_TIMEOUT,
+            allow_redirects=False,
+        )
+        _log("GET", SANDBOX_IDENTITY_PATH, response.status_code, started)
+        proof = str(response.json().get("proof", "")) if response.status_code == 200 else ""
+    except (requests.RequestException, ValueError, AttributeError) as exc:
+        _log("GET", SANDBOX_IDENTITY_PATH, type(exc).__name__, started)
+        proof = ""
+    if not hmac.compare_digest(proof, sandbox_proof(nonce)):
+        raise CloudElementsConnectionError(
+            f"The sandbox at SITE_URL ({site}) did not answer as this dashboard, so nothing was "
+            "sent to it. Serve the dashboard at SITE_URL (`make run HOST=… PORT=…` sets it)."
+        )
+    _verified_sandboxes.add(site)
+
+
 @sensitive_variables("params", "json")
 def _request(method: str, path: str, *, params=None, json=None) -> Any:
+    _check_sandbox()
     url = base_url() + path
     started = time.monotonic()
     try:

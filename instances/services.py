@@ -107,7 +107,7 @@ def _create_draft(data: dict[str, Any], actor) -> ElementInstance:
 
 @sensitive_variables("configuration")
 def build_instance_payload(instance: ElementInstance, *, code: str | None = None) -> dict:
-    """The documented `POST /instances` body (see shared/seed) for this instance."""
+    """The documented `POST /instances` body for this instance (tests/data holds the example)."""
     webhook = instance.webhook
     configuration: dict[str, Any] = {}
     if instance.authentication_type == parameters.OAUTH2:
@@ -162,18 +162,22 @@ def start_authorization(
 
 def complete_authorization(
     *, state: str, session_key: str, params: dict[str, str], actor
-) -> ElementInstance:
-    """Handle the provider's redirect: consume the state, then create or re-authorize."""
+) -> tuple[ElementInstance, str]:
+    """Handle the provider's redirect: consume the state, then create or re-authorize.
+
+    Returns the instance and the consent's purpose (OAuthState.Purpose), so that the page
+    can say which of the two happened.
+    """
     pending = oauth.consume_state(state=state, session_key=session_key)
     instance = pending.instance
     code = params.get("code", "")
     error = params.get("error", "")
     if error or not code:
         _authorization_refused(pending, error or "invalid_request", params, actor=actor)
-        return instance
+        return instance, pending.purpose
     if pending.purpose == OAuthState.Purpose.REAUTHORIZE:
-        return _reauthorize_remote(instance, code=code, actor=actor)
-    return _create_remote(instance, code=code, actor=actor)
+        return _reauthorize_remote(instance, code=code, actor=actor), pending.purpose
+    return _create_remote(instance, code=code, actor=actor), pending.purpose
 
 
 def _authorization_refused(pending: OAuthState, error: str, params: dict, *, actor) -> None:

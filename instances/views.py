@@ -12,16 +12,17 @@ from django.db import DatabaseError, connection
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from . import charts, draft_views, drafts, services
+from . import charts, draft_views, drafts, oauth, services
 from . import cloud_elements as ce
 from .forms import InstanceFilterForm, InstanceForm, SettingsForm
-from .models import ElementInstance, Tag
+from .models import ElementInstance, OAuthState, Tag
 from .pages import page
 
 PAGE_SIZE = 50
@@ -42,8 +43,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page says; point them at the static file."""
+    # Resolved per request: with the manifest storage the name carries a hash.
+    return HttpResponseRedirect(static("favicon.ico"))
+
+
 @staff_member_required
 def index(request: HttpRequest) -> HttpResponse:
+    oauth.release_expired_consents()
     filters = InstanceFilterForm(request.GET)
     instances = filters.filter(
         ElementInstance.objects.select_related("webhook", "created_by")
@@ -68,6 +77,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def detail(request: HttpRequest, uuid) -> HttpResponse:
+    oauth.release_expired_consents()
     instance = get_object_or_404(
         ElementInstance.objects.select_related("webhook", "created_by").prefetch_related("tags"),
         uuid=uuid,
@@ -104,6 +114,7 @@ def new(request: HttpRequest) -> HttpResponse:
         return redirect(get_object_or_404(ElementInstance, uuid=form.cleaned_data["instance_uuid"]))
     if instance.authentication_type == ElementInstance.AuthenticationType.API_KEY:
         services.create_with_api_key(instance=instance, actor=request.user)
+        _announce(request, instance, done="was created at Cloud Elements")
         return redirect(instance)
     return _to_consent(request, instance, services.start_authorization)
 
@@ -116,23 +127,30 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         # login means a new session, which could not complete this consent anyway.
         return redirect_to_login(reverse("instances:index"))
     try:
-        instance = services.complete_authorization(
+        instance, purpose = services.complete_authorization(
             state=request.GET.get("state", ""),
             session_key=request.session.session_key or "",
             params=request.GET.dict(),
             actor=request.user,
         )
     except services.StateError as error:
-        context = {"title": "This sign-in cannot be used", "error": error}
+        title = "Already connected" if error.already_connected else "This sign-in cannot be used"
+        context = {"title": title, "error": error}
         return page(request, "instances/oauth_error.html", context, status=error.status)
     # Post/redirect/get: the code and state leave the address bar.
+    reauthorized = purpose == OAuthState.Purpose.REAUTHORIZE
+    _announce(request, instance, done="was re-authorized" if reauthorized else "is connected")
+    return redirect(instance)
+
+
+def _announce(request: HttpRequest, instance: ElementInstance, *, done: str) -> None:
+    """Say what a create or a re-authorization came to: done, or why not."""
     if instance.last_error:
         messages.error(request, instance.last_error)
     elif instance.status == ElementInstance.Status.ACTIVE:
         messages.success(
-            request, f"“{instance.name}” is connected (Cloud Elements id {instance.remote_id})."
+            request, f"“{instance.name}” {done} (Cloud Elements id {instance.remote_id})."
         )
-    return redirect(instance)
 
 
 @require_POST

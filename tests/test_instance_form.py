@@ -80,7 +80,7 @@ def row(page: str, field: str) -> str:
 def label_of(page: str, field: str) -> str:
     cell = row(page, field)
     found = re.search(
-        r'<label for="id_[^"]+">(.*?)</label>|<span class="label"[^>]*>(.*?)</span>', cell
+        r'<label for="id_[^"]+"[^>]*>(.*?)</label>|<span class="label[^"]*"[^>]*>(.*?)</span>', cell
     )
     assert found, f"no label for {field}"
     return text(found.group(1) or found.group(2))
