@@ -269,14 +269,22 @@ def _transport_error(exc: requests.RequestException) -> CloudElementsError:
     if isinstance(reason, MaxRetryError):
         # Retried GETs end here; the last attempt's cause decides.
         reason = reason.reason
+    # urllib3 2.x makes NewConnectionError (and NameResolutionError) subclasses of
+    # ConnectTimeoutError: the specific classes come first, or a refusal reads as a timeout.
+    if isinstance(reason, NameResolutionError):
+        return CloudElementsConnectionError(
+            "Cloud Elements could not be reached (its host name could not be resolved); check "
+            "CLOUD_ELEMENTS_BASE_URL."
+        )
+    if isinstance(reason, NewConnectionError):
+        why = "connection refused" if "refused" in str(reason).lower() else "no connection"
+        return CloudElementsConnectionError(f"Cloud Elements could not be reached ({why}).")
     if isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError):
         return CloudElementsConnectionError(
             "Cloud Elements could not be reached (connection timed out)."
         )
     if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError):
         return CloudElementsTimeoutError()
-    if isinstance(reason, NewConnectionError | NameResolutionError):
-        return CloudElementsConnectionError()
     if isinstance(
         exc,
         requests.ConnectionError
