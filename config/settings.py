@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from cryptography.fernet import Fernet
@@ -220,6 +221,12 @@ for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
 # Unset means the embedded sandbox answers in Cloud Elements' place, under /sandbox/.
 CLOUD_ELEMENTS_BASE_URL = env.str("CLOUD_ELEMENTS_BASE_URL", default="").rstrip("/")
 CLOUD_ELEMENTS_SANDBOX = not CLOUD_ELEMENTS_BASE_URL
+if CLOUD_ELEMENTS_BASE_URL and not DEBUG and urlsplit(CLOUD_ELEMENTS_BASE_URL).scheme != "https":
+    # Every call carries the User and Organization secrets, and answers carry instance tokens.
+    raise ImproperlyConfigured(
+        "CLOUD_ELEMENTS_BASE_URL must be an https:// address when DEBUG is off: every call "
+        "carries the Cloud Elements secrets and instance tokens."
+    )
 CLOUD_ELEMENTS_USER_SECRET = env.str("CLOUD_ELEMENTS_USER_SECRET", default="")
 CLOUD_ELEMENTS_ORGANIZATION_SECRET = env.str("CLOUD_ELEMENTS_ORGANIZATION_SECRET", default="")
 if CLOUD_ELEMENTS_SANDBOX and not DEBUG:
