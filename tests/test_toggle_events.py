@@ -467,4 +467,4 @@ def test_a_toggle_without_an_answer_takes_cloud_elements_word_for_the_result(
     assert reload(instance).webhook.enabled is True
     [(level, text)] = shown_messages(response)
     assert level == "error"
-    assert text.startswith("Archive: events are on.")
+    assert text.startswith("Archive: events are now on (read back from Cloud Elements).")
