@@ -7,6 +7,7 @@ fake one client function at the seam, so that `except CloudElementsError` sees t
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -112,7 +113,7 @@ def test_the_edit_page_shows_the_current_settings_but_never_the_signature_key(
     assert response.status_code == 200
     page = response.text
     assert 'value="Marketing Dropbox"' in page
-    assert "eu, marketing" in page or "marketing, eu" in page
+    assert re.search(r'id="id_tags">\s*eu, marketing</textarea>', page)
     assert f'value="{RECEIVER_URL}"' in page
     assert f"PATCH /instances/{active.remote_id}" in page
     assert OLD_KEY not in page
@@ -555,7 +556,7 @@ def test_syncing_a_missing_instance_warns_instead_of_reporting_success(
 
     levels = [level for level, _ in shown_messages(response)]
     assert "success" not in levels
-    assert levels in (["warning"], ["error"])
+    assert levels == ["warning"]
 
 
 def test_an_instance_found_again_loses_its_missing_error(client, operator, active, monkeypatch):
