@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from . import cloud_elements as ce
 from . import services
 from .models import AuditEntry, ElementInstance, EventNotification, Tag, WebhookSettings
+from .views import events_error_message
 
 # Fields whose truth lives at Cloud Elements once the instance exists there.
 REMOTE_OWNED = (
@@ -194,9 +195,7 @@ class ElementInstanceAdmin(admin.ModelAdmin):
             try:
                 services.set_events(instance=instance, enabled=enabled, actor=request.user)
             except (ce.CloudElementsError, services.ActionError) as error:
-                self.message_user(
-                    request, f"{instance}: events unchanged. {error.message}", messages.ERROR
-                )
+                self.message_user(request, events_error_message(instance, error), messages.ERROR)
             else:
                 self.message_user(request, f"{instance}: events turned {state}.", messages.SUCCESS)
 

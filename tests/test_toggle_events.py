@@ -371,7 +371,7 @@ def test_the_admin_action_carries_on_past_a_failing_instance(
     assert response.status_code == 200
     shown = shown_messages(response)
     assert [level for level, _ in shown] == ["error", "success"]
-    assert shown[0][1].startswith("Legal Dropbox: events unchanged.")
+    assert shown[0][1].startswith("Legal Dropbox: events are still off.")
     assert CloudElementsNotFoundError.default_message in shown[0][1]
     assert shown[1][1] == "Finance Dropbox: events turned on."
     assert reload(legal).webhook.enabled is False

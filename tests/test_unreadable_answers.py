@@ -260,3 +260,24 @@ def test_retry_after_an_unreadable_create_never_makes_a_second_remote_instance(
     )
     assert remote_ids == [instance.remote_id]
     assert instance.status == Status.ACTIVE
+
+
+def test_the_admin_action_answered_with_a_proxy_page_says_what_was_read_back(
+    remote,  # noqa: F811
+    client,
+    operator,
+    archive,
+):
+    remote.will(UNREADABLE["html"], reply(200, INSTANCE))
+    client.force_login(operator)
+
+    response = client.post(
+        reverse("admin:instances_elementinstance_changelist"),
+        {"action": "enable_events", "_selected_action": [archive.pk], "index": 0},
+        follow=True,
+    )
+
+    assert WebhookSettings.objects.get(instance=archive).enabled is True
+    [(level, text)] = shown_messages(response)
+    assert level == "error"
+    assert text.startswith("API Instance: events are now on (read back from Cloud Elements).")
