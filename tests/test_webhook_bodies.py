@@ -15,19 +15,26 @@ import contextlib
 import http.client
 import io
 import json
+import os
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import DataError, close_old_connections
+from django.db import DataError, close_old_connections, connection
 from django.test import RequestFactory
 
 from instances.models import ElementInstance, EventNotification
 from instances.signatures import SIGNATURE_HEADER, sign
 from tests.test_webhook_receiver import KEY, deliver, message_body, url_for, with_key
 
+ROOT = Path(__file__).resolve().parent.parent
 ACTIVE = ElementInstance.Status.ACTIVE
 VERIFIED = EventNotification.Signature.VERIFIED
 
@@ -96,9 +103,9 @@ def test_values_the_database_refuses_get_400_not_503(client, instance, monkeypat
 live = pytest.mark.django_db(transaction=True)
 
 
-def post_chunked(live_server, path: str, chunks: list[bytes], headers: dict) -> tuple[int, dict]:
+def post_chunked(server, path: str, chunks: list[bytes], headers: dict) -> tuple[int, dict]:
     """POST with Transfer-Encoding: chunked and no Content-Length, as http.client sends it."""
-    host = urlsplit(live_server.url)
+    host = urlsplit(server if isinstance(server, str) else server.url)
     connection = http.client.HTTPConnection(host.hostname, host.port, timeout=20)
     try:
         # The server may answer (413) and close before the whole body is sent, as a real
@@ -237,6 +244,71 @@ def test_a_decoded_chunked_body_over_the_limit_gets_413(instance, settings):
     body = message_body("evt-gunicorn-big", padding="x" * 5000)
 
     status, _ = gunicorn_style(instance, body, sign(KEY, body))
+
+    assert status == 413
+    assert not EventNotification.objects.exists()
+
+
+# --- gunicorn itself, the documented production server -----------------------------------------
+
+
+@pytest.fixture
+def gunicorn_url(transactional_db):
+    """gunicorn serving this project on the test database, in its own process."""
+    database = connection.settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        url = f"sqlite:///{database['NAME']}"
+    else:
+        credentials = database["USER"] + (
+            f":{database['PASSWORD']}" if database["PASSWORD"] else ""
+        )
+        url = (
+            f"postgres://{credentials}@{database['HOST'] or '127.0.0.1'}:"
+            f"{database['PORT'] or 5432}/{database['NAME']}"
+        )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DATABASE_URL"))}
+    env.update(DEBUG="true", DATABASE_URL=url, CLOUD_ELEMENTS_BASE_URL="")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                requests.get(base + "/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+def test_gunicorn_passes_a_signed_chunked_delivery_on(gunicorn_url, instance):
+    body = message_body("evt-gunicorn-chunked")
+
+    status, answer = post_chunked(
+        gunicorn_url, url_for(instance), pieces(body, 41), {SIGNATURE_HEADER: sign(KEY, body)}
+    )
+
+    assert (status, answer) == (200, {})
+    assert EventNotification.objects.get().remote_event_id == "evt-gunicorn-chunked"
+
+
+def test_gunicorn_refuses_a_chunked_body_of_two_mib_with_413(gunicorn_url, instance):
+    body = message_body("evt-gunicorn-big", padding="x" * (2 * 1024 * 1024))
+
+    status, answer = post_chunked(
+        gunicorn_url, url_for(instance), pieces(body, 65536), {SIGNATURE_HEADER: sign(KEY, body)}
+    )
 
     assert status == 413
     assert not EventNotification.objects.exists()
