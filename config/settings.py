@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -54,6 +55,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "instances",
     "instances.sandbox",
 ]
@@ -66,10 +71,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # After authentication: answers to a signed-in user get Cache-Control: no-store, private.
+    # After authentication, before the two-factor middleware, so that it also marks what they
+    # answer: answers to a signed-in user get Cache-Control: no-store, private.
     "instances.middleware.NoStoreForSignedInMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "instances.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it turns the login form's refusal of a locked-out client into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -144,6 +154,43 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Lax, not Strict: the OAuth callback is a cross-site top-level GET that must carry the session.
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
+# Sudo mode: revealing a secret asks for the password again unless it was confirmed within
+# this many seconds (the way GitHub does).
+SUDO_WINDOW_SECONDS = env.int("SUDO_WINDOW_SECONDS", default=10 * 60)
+# A password change changes the session auth hash, which signs out every other session of the
+# user (the session that made the change is kept by update_session_auth_hash).
+
+# Login throttling (django-axes): the backend refuses a locked-out client before any password
+# check. Failures are counted per user name AND client address together, so that guessing at the
+# operators' names from one address cannot lock them out from everywhere else.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+_lockout_minutes = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=_lockout_minutes)
+if AXES_FAILURE_LIMIT < 1 or _lockout_minutes < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES must be positive.")
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "instances.accounts.throttle.locked_out"
+AXES_CLIENT_IP_CALLABLE = "instances.accounts.throttle.client_address"
+# How many proxies in front of the server append the client's address to X-Forwarded-For.
+# 0 (the default): the header is ignored, since any client can send it; the address is
+# REMOTE_ADDR. N: the address is the N-th entry from the right, the one the outermost trusted
+# proxy saw (entries further left were written by the client and may be forged).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+
+# Two-factor authentication (django-otp): TOTP authenticators with single-use recovery codes.
+# REQUIRE_TWO_FACTOR sends every signed-in staff user without an authenticator to enrolment.
+REQUIRE_TWO_FACTOR = env.bool("REQUIRE_TWO_FACTOR", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Cloud Elements instances")
+# The admin's device pages must not show TOTP seeds or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Security (production values whenever DEBUG is off) ----------------------------------------
 
@@ -300,6 +347,8 @@ LOGGING = {
         # urllib3 logs full request lines (even its retry warnings), and the OAuth URL call
         # carries apiSecret in its query string.
         "urllib3": {"level": "ERROR"},
+        # django-axes logs every login at INFO; failures and lock-outs are WARNINGs.
+        "axes": {"level": "WARNING"},
         "django.db.backends": {"level": "INFO"},
         # The development server logs request lines, whose query strings carry secrets
         # (the sandbox's oauth/url apiSecret, OAuth codes and states): filter them too.

@@ -8,6 +8,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from instances import views, webhooks
+from instances.accounts import views as accounts
 
 admin.site.site_header = "Cloud Elements instances"
 admin.site.site_title = "Cloud Elements instances"
@@ -19,6 +20,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("instances/", include("instances.urls")),
     path("webhooks/<uuid:uuid>/", webhooks.receive, name="webhook"),
+    path("account/two-factor/", include("instances.accounts.urls")),
+    # Before the admin's own URLs: the admin login, in two steps for users with two-factor.
+    path("admin/login/", accounts.login),
     path("admin/", admin.site.urls),
 ]
 

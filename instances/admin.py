@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
-from django.db import models
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from . import cloud_elements as ce
 from . import services
+from .drafts import EDITABLE
 from .models import AuditEntry, ElementInstance, EventNotification, Tag, WebhookSettings
 from .views import events_error_message
+
+# Statuses the dashboard's Edit page accepts: drafts (saved here) and active instances.
+EDITABLE_HERE = {*EDITABLE, ElementInstance.Status.ACTIVE}
 
 # Fields whose truth lives at Cloud Elements once the instance exists there.
 REMOTE_OWNED = (
@@ -27,44 +32,8 @@ REMOTE_OWNED = (
 )
 
 
-class ElementInstanceForm(forms.ModelForm):
-    """Secrets are never prefilled: a new value is typed on purpose, blank keeps the old one."""
-
-    oauth_callback_url = forms.URLField(
-        label="OAuth callback URL", required=False, assume_scheme="https", max_length=500
-    )
-    new_oauth_api_secret = forms.CharField(
-        label="New OAuth client secret",
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Leave blank to keep the current secret.",
-    )
-
-    class Meta:
-        model = ElementInstance
-        # oauth_callback_url is declared above (https by default), and saved in save().
-        fields = ("name", "element_key", "authentication_type", "oauth_api_key", "tags")
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.initial.setdefault("oauth_callback_url", self.instance.oauth_callback_url)
-
-    def save(self, commit: bool = True) -> ElementInstance:
-        instance = super().save(commit=False)
-        if "oauth_callback_url" in self.fields:
-            instance.oauth_callback_url = self.cleaned_data.get("oauth_callback_url", "")
-        if self.cleaned_data.get("new_oauth_api_secret"):
-            instance.oauth_api_secret = self.cleaned_data["new_oauth_api_secret"]
-        if commit:
-            instance.save()
-            self.save_m2m()
-        return instance
-
-
 class WebhookSettingsInline(admin.StackedInline):
     model = WebhookSettings
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     can_delete = False
     fields = ("enabled", "callback_url", "masked_signature_key")
     readonly_fields = fields
@@ -74,6 +43,9 @@ class WebhookSettingsInline(admin.StackedInline):
         return obj.masked_signature_key or "—"
 
     def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -94,8 +66,8 @@ class AuditEntryInline(admin.TabularInline):
 
 @admin.register(ElementInstance)
 class ElementInstanceAdmin(admin.ModelAdmin):
-    form = ElementInstanceForm
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    """Review only: every change goes through the dashboard's pages and their services."""
+
     list_display = (
         "name",
         "element_key",
@@ -117,18 +89,8 @@ class ElementInstanceAdmin(admin.ModelAdmin):
     list_select_related = ("webhook", "created_by")
     date_hierarchy = "created_at"
     inlines = (WebhookSettingsInline, AuditEntryInline)
-    autocomplete_fields = ("tags",)
-    readonly_fields = (*REMOTE_OWNED, "masked_oauth_api_secret")
     list_per_page = 50
     actions = ("enable_events", "disable_events", "sync_from_cloud_elements")
-
-    def add_view(self, request, form_url="", extra_context=None):
-        # Instances are created through the documented parameter form and the consent flow.
-        return redirect("instances:new")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("tags")
-
     LOCAL_FIELDS = (
         "name",
         "element_key",
@@ -137,38 +99,42 @@ class ElementInstanceAdmin(admin.ModelAdmin):
         "oauth_callback_url",
         "tags",
     )
+    readonly_fields = ("dashboard", *LOCAL_FIELDS, "masked_oauth_api_secret", *REMOTE_OWNED)
+    fieldsets = [
+        (None, {"fields": ["dashboard", *LOCAL_FIELDS]}),
+        ("Secrets", {"fields": ["masked_oauth_api_secret"]}),
+        ("Cloud Elements", {"fields": list(REMOTE_OWNED)}),
+    ]
 
-    def get_fieldsets(self, request, obj=None):
-        if obj is None or obj.status in self.EDITABLE_STATUSES:
-            secret = ["masked_oauth_api_secret", "new_oauth_api_secret"]
-        else:
-            secret = ["masked_oauth_api_secret"]
-        return [
-            (None, {"fields": list(self.LOCAL_FIELDS)}),
-            ("Secrets", {"fields": secret}),
-            ("Cloud Elements", {"fields": list(REMOTE_OWNED)}),
-        ]
+    def add_view(self, request, form_url="", extra_context=None):
+        # Instances are created through the documented parameter form and the consent flow.
+        return redirect("instances:new")
 
-    # Before Cloud Elements knows the instance, it is ours to edit; afterwards, changes must
-    # go through Cloud Elements (instance page), so the admin shows them read-only.
-    EDITABLE_STATUSES = {ElementInstance.Status.DRAFT, ElementInstance.Status.FAILED}
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.status not in self.EDITABLE_STATUSES:
-            return (*self.readonly_fields, *self.LOCAL_FIELDS)
-        return self.readonly_fields
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        if form.cleaned_data.get("new_oauth_api_secret") and change:
-            AuditEntry.objects.create(
-                instance=obj,
-                actor=request.user,
-                action=AuditEntry.Action.SECRET_CHANGED,
-                detail="OAuth client secret replaced in the admin.",
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Every field is read-only: edits go through the dashboard (a draft is saved here, an
+        # active instance at Cloud Elements first), so this page offers no Save and a POST to
+        # it saves nothing. has_change_permission stays true so the bulk actions work.
+        obj = self.get_object(request, unquote(object_id))
+        if request.method == "POST" and obj is not None:
+            if not self.has_change_permission(request, obj):
+                raise PermissionDenied
+            self.message_user(
+                request,
+                "Nothing is changed on this page. Use Edit on the dashboard's instance page.",
+                messages.WARNING,
             )
+            return redirect(request.path)
+        extra_context = {
+            **(extra_context or {}),
+            "title": "Review element instance",
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("tags")
 
     def get_actions(self, request):
         # Deleting a row here would leave the instance alive at Cloud Elements; deletion goes
@@ -228,6 +194,14 @@ class ElementInstanceAdmin(admin.ModelAdmin):
         return format_html_join(
             " ", '<span class="tag">{}</span>', ((tag.name,) for tag in obj.tags.all())
         )
+
+    @admin.display(description="Dashboard")
+    def dashboard(self, obj: ElementInstance):
+        links = [format_html('<a href="{}">Instance page</a>', obj.get_absolute_url())]
+        if obj.status in EDITABLE_HERE:
+            edit = reverse("instances:edit", args=[obj.uuid])
+            links.append(format_html('<a href="{}" class="dashboard-edit">Edit</a>', edit))
+        return format_html_join(" · ", "{}", ((link,) for link in links))
 
     @admin.display(description="OAuth client secret")
     def masked_oauth_api_secret(self, obj: ElementInstance) -> str:
@@ -292,8 +266,14 @@ class EventNotificationAdmin(admin.ModelAdmin):
         "remote_event_id",
         "webhook_id",
         "dedup_key",
-        "body",
+        "formatted_body",
     )
+    fields = readonly_fields
+
+    @admin.display(description="Body")
+    def formatted_body(self, obj: EventNotification):
+        # format_html escapes the body: it is whatever the sender posted.
+        return format_html('<pre class="event-body">{}</pre>', obj.pretty_body)
 
     def has_add_permission(self, request) -> bool:
         return False

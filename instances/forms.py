@@ -187,6 +187,48 @@ class InstanceForm(ParameterMixin, forms.Form):
         ]
 
 
+class DraftForm(InstanceForm):
+    """Every parameter of an instance Cloud Elements does not have yet; blank secrets keep."""
+
+    instance_uuid = None  # the instance exists already
+
+    def __init__(self, *args, instance: ElementInstance, **kwargs) -> None:
+        self.instance = instance
+        webhook = instance.webhook
+        kwargs["initial"] = {
+            "name": instance.name,
+            "element_key": instance.element_key,
+            "authentication_type": instance.authentication_type,
+            "oauth_callback_url": instance.oauth_callback_url,
+            "oauth_api_key": instance.oauth_api_key,
+            "events_enabled": webhook.enabled,
+            "event_callback_url": webhook.callback_url or webhook_url(instance.uuid),
+            "tags": ", ".join(instance.tag_names()),
+        }
+        super().__init__(*args, **kwargs)
+        stored = {
+            "oauth_api_secret": instance.masked_oauth_api_secret,
+            "api_key": instance.masked_api_key,
+            "signature_key": webhook.masked_signature_key,
+        }
+        for name, masked in stored.items():
+            if masked:
+                self.fields[name].help_text += f" Stored: {masked}. Leave blank to keep it."
+
+    def _stored_when_blank(self, name: str, stored: str) -> str:
+        # Secrets are never rendered back, so a blank field means "keep what is stored".
+        return self.cleaned_data.get(name) or stored
+
+    def clean_oauth_api_secret(self) -> str:
+        return self._stored_when_blank("oauth_api_secret", self.instance.oauth_api_secret)
+
+    def clean_api_key(self) -> str:
+        return self._stored_when_blank("api_key", self.instance.api_key)
+
+    def clean_signature_key(self) -> str:
+        return self._stored_when_blank("signature_key", self.instance.webhook.signature_key)
+
+
 class SettingsForm(ParameterMixin, forms.Form):
     """What can change after creation: name, tags and the event notification settings."""
 

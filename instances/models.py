@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from datetime import timedelta
 
@@ -219,6 +220,7 @@ class AuditEntry(models.Model):
         REMOTE_ERROR = "remote_error", "Remote error"
         RECONCILED = "reconciled", "Reconciled"
         SECRET_CHANGED = "secret_changed", "Secret changed"
+        KEY_REVEALED = "key_revealed", "Signature key revealed"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
@@ -315,6 +317,17 @@ class EventNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type or 'event'} {self.object_id}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("instances:event", args=[self.instance.uuid, self.pk])
+
+    @property
+    def pretty_body(self) -> str:
+        """The raw body, indented for reading (as received if it is not JSON)."""
+        try:
+            return json.dumps(json.loads(self.body), indent=2, ensure_ascii=False)
+        except (ValueError, RecursionError):
+            return self.body
 
     @property
     def is_verified(self) -> bool:

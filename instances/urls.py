@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import event_views, reveal_views, views
 
 app_name = "instances"
 
@@ -16,7 +16,9 @@ urlpatterns = [
     path("<uuid:uuid>/reconcile/", views.reconcile, name="reconcile"),
     path("<uuid:uuid>/reauthorize/", views.reauthorize, name="reauthorize"),
     path("<uuid:uuid>/events/", views.events, name="events"),
+    path("<uuid:uuid>/events/<int:event_id>/", event_views.event, name="event"),
     path("<uuid:uuid>/edit/", views.edit, name="edit"),
+    path("<uuid:uuid>/signature-key/", reveal_views.reveal_key, name="reveal_key"),
     path("<uuid:uuid>/delete/", views.delete, name="delete"),
     path("<uuid:uuid>/sync/", views.sync, name="sync"),
 ]

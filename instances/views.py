@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.views import redirect_to_login
@@ -12,28 +12,22 @@ from django.db import DatabaseError, connection
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from . import charts, services
+from . import charts, draft_views, drafts, services
 from . import cloud_elements as ce
 from .forms import InstanceFilterForm, InstanceForm, SettingsForm
 from .models import ElementInstance, Tag
+from .pages import page
 
 PAGE_SIZE = 50
 EVENTS_PAGE_SIZE = 25
 can_add = permission_required("instances.add_elementinstance", raise_exception=True)
 can_change = permission_required("instances.change_elementinstance", raise_exception=True)
-
-
-def page(request: HttpRequest, template: str, context: dict, status: int = 200) -> TemplateResponse:
-    """Render inside the Django admin's look (header, breadcrumbs, dark mode)."""
-    context = {**admin.site.each_context(request), "is_nav_sidebar_enabled": False, **context}
-    return TemplateResponse(request, template, context, status=status)
 
 
 @never_cache
@@ -193,11 +187,13 @@ def events(request: HttpRequest, uuid) -> HttpResponse:
     return _back(request, instance)
 
 
-@sensitive_post_parameters("new_signature_key")
+@sensitive_post_parameters("new_signature_key", "oauth_api_secret", "api_key", "signature_key")
 @staff_member_required
 @can_change
 def edit(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance.objects.select_related("webhook"), uuid=uuid)
+    if drafts.is_editable(instance):
+        return draft_views.edit_draft(request, instance)
     initial = {
         "name": instance.name,
         "tags": ", ".join(instance.tag_names()),

@@ -5,11 +5,12 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from instances.models import AuditEntry, ElementInstance
+from instances.models import ElementInstance
 
 CHANGELIST = reverse("admin:instances_elementinstance_changelist")
 
@@ -182,24 +183,6 @@ def test_secrets_are_never_rendered_in_full(client, operator, make_instance):
     assert "gAAAAA" not in html
 
 
-def test_a_blank_secret_keeps_the_stored_one(client, operator, make_instance):
-    instance = make_instance(oauth_api_secret="app-secret-very-long-4567")
-    client.force_login(operator)
-    response = client.post(change_url(instance), form_data(instance, new_oauth_api_secret=""))
-    assert response.status_code == 302, response.text
-    assert (
-        ElementInstance.objects.get(pk=instance.pk).oauth_api_secret == "app-secret-very-long-4567"
-    )
-
-
-def test_a_new_secret_is_an_explicit_audited_change(client, operator, make_instance):
-    instance = make_instance(oauth_api_secret="app-secret-very-long-4567")
-    client.force_login(operator)
-    client.post(change_url(instance), form_data(instance, new_oauth_api_secret="brand-new-secret"))
-    assert ElementInstance.objects.get(pk=instance.pk).oauth_api_secret == "brand-new-secret"
-    assert instance.audit_entries.filter(action=AuditEntry.Action.SECRET_CHANGED).exists()
-
-
 def test_an_active_instance_is_read_only_in_the_admin(client, operator, make_instance):
     instance = make_instance("Live", status=ElementInstance.Status.ACTIVE, remote_id=7)
     client.force_login(operator)
@@ -253,4 +236,47 @@ def test_the_change_form_shows_the_stored_callback_url(client, operator, make_in
     )
     client.force_login(operator)
     html = client.get(change_url(instance)).text
-    assert 'value="https://dash.example.com/instances/oauth/callback/"' in html
+    assert "https://dash.example.com/instances/oauth/callback/" in html
+
+
+# --- The change page is for review: no Save, and a POST saves nothing -------------------------
+
+SAVE_BUTTONS = ('name="_save"', 'name="_continue"', 'name="_addanother"')
+
+
+@pytest.mark.parametrize("status", list(ElementInstance.Status))
+def test_the_change_page_has_no_save_button(client, operator, make_instance, status):
+    instance = make_instance("Live", status=status, remote_id=7)
+    client.force_login(operator)
+    response = client.get(change_url(instance))
+    assert response.status_code == 200
+    for button in SAVE_BUTTONS:
+        assert button not in response.text
+    assert '<input type="text"' not in response.text  # nothing to type into
+    assert "Review element instance" in response.text
+
+
+def test_a_post_to_the_change_page_changes_nothing_and_claims_no_success(
+    client, operator, make_instance
+):
+    instance = make_instance("Live", status=ElementInstance.Status.ACTIVE, remote_id=7)
+    client.force_login(operator)
+    response = client.post(change_url(instance), form_data(instance, name="Hijacked"), follow=True)
+    assert response.status_code == 200
+    assert "changed successfully" not in response.text
+    assert "Nothing is changed on this page" in response.text
+    assert ElementInstance.objects.get(pk=instance.pk).name == "Live"
+    assert not LogEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("status", "has_edit"),
+    [("draft", True), ("failed", True), ("active", True), ("deleted", False)],
+)
+def test_the_change_page_links_to_the_dashboard(client, operator, make_instance, status, has_edit):
+    instance = make_instance("Live", status=status)
+    client.force_login(operator)
+    html = client.get(change_url(instance)).text
+    assert f'href="{instance.get_absolute_url()}"' in html
+    edit = reverse("instances:edit", args=[instance.uuid])
+    assert (f'href="{edit}"' in html) is has_edit

@@ -185,12 +185,15 @@ def test_runserver_writes_no_secret_from_a_query_string(tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        deadline = time.monotonic() + 60
+        while True:
             try:
-                requests.get(base + "/healthz", timeout=1)
+                requests.get(base + "/healthz", timeout=10)
                 break
-            except requests.ConnectionError:
-                time.sleep(0.05)
+            except requests.RequestException:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
         requests.get(
             f"{base}/instances/oauth/callback/?code={CODE}&state={STATE}",
             allow_redirects=False,

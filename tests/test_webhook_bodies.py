@@ -280,12 +280,17 @@ def gunicorn_url(transactional_db):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        deadline = time.monotonic() + 60
+        while True:
             try:
-                requests.get(base + "/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.05)
+                # The first answer waits for the worker to boot Django.
+                if requests.get(base + "/healthz", timeout=10).status_code == 200:
+                    break
+            except requests.RequestException:
+                if server.poll() is not None:
+                    raise
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.1)
         yield base
     finally:
         server.terminate()

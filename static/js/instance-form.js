@@ -30,4 +30,18 @@
       input.dispatchEvent(new Event("input"));
     });
   });
+
+  // The "no signature key" warning: shown while events can arrive and no key is typed.
+  form.querySelectorAll("[data-unsigned-warning]").forEach(function (warning) {
+    const key = document.getElementById(warning.dataset.keyInput || "");
+    const events = document.getElementById(warning.dataset.eventsInput || "");
+    function update() {
+      const keyTyped = key && key.value.trim() !== "";
+      const eventsOff = events && !events.checked;
+      warning.hidden = Boolean(keyTyped || eventsOff);
+    }
+    if (key) key.addEventListener("input", update);
+    if (events) events.addEventListener("change", update);
+    update();
+  });
 })();
