@@ -33,6 +33,8 @@ def dashboard_pages(instance: ElementInstance) -> list[str]:
         instance.get_absolute_url() + "?events_page=1",
         reverse("instances:edit", args=[instance.uuid]),
         reverse("instances:delete", args=[instance.uuid]),
+        reverse("instances:event", args=[instance.uuid, delivery.pk]),
+        reverse("accounts:two_factor"),
         reverse("admin:instances_elementinstance_changelist"),
         reverse("admin:instances_eventnotification_changelist"),
         reverse("admin:instances_eventnotification_change", args=[delivery.pk]),
