@@ -176,7 +176,15 @@ def test_runserver_writes_no_secret_from_a_query_string(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUD_ELEMENTS", "PYTEST"))}
     env.update(DEBUG="true", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"{port}"],
+        [
+            sys.executable,
+            "manage.py",
+            "runserver",
+            "--noreload",
+            "--nothreading",
+            "--skip-checks",
+            f"{port}",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -204,6 +212,8 @@ def test_runserver_writes_no_secret_from_a_query_string(tmp_path):
             f"?apiKey=k&apiSecret={API_SECRET}&callbackUrl=x&state={STATE}",
             timeout=10,
         )
+        # One request at a time: once this one is answered, the lines above were written.
+        requests.get(base + "/healthz", timeout=10)
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=20)
