@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import gunicorn
 import pytest
 import requests
 from django.core import signals
@@ -271,8 +272,12 @@ def gunicorn_url(transactional_db):
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DATABASE_URL"))}
     env.update(DEBUG="true", DATABASE_URL=url, CLOUD_ELEMENTS_BASE_URL="")
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
+    if gunicorn.version_info >= (27,):
+        # Its control socket has one default path per user: never share it with a real server.
+        command.append("--no-control-socket")
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"],
+        command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
