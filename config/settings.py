@@ -83,6 +83,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication, before the two-factor middleware, so that it also marks what they
+    # answer: answers to a signed-in user get Cache-Control: no-store, private.
+    "instances.middleware.NoStoreForSignedInMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "instances.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -279,6 +282,12 @@ for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
 # Unset means the embedded sandbox answers in Cloud Elements' place, under /sandbox/.
 CLOUD_ELEMENTS_BASE_URL = env.str("CLOUD_ELEMENTS_BASE_URL", default="").rstrip("/")
 CLOUD_ELEMENTS_SANDBOX = not CLOUD_ELEMENTS_BASE_URL
+if CLOUD_ELEMENTS_BASE_URL and not DEBUG and urlsplit(CLOUD_ELEMENTS_BASE_URL).scheme != "https":
+    # Every call carries the User and Organization secrets, and answers carry instance tokens.
+    raise ImproperlyConfigured(
+        "CLOUD_ELEMENTS_BASE_URL must be an https:// address when DEBUG is off: every call "
+        "carries the Cloud Elements secrets and instance tokens."
+    )
 CLOUD_ELEMENTS_USER_SECRET = env.str("CLOUD_ELEMENTS_USER_SECRET", default="")
 CLOUD_ELEMENTS_ORGANIZATION_SECRET = env.str("CLOUD_ELEMENTS_ORGANIZATION_SECRET", default="")
 if CLOUD_ELEMENTS_SANDBOX and not DEBUG:

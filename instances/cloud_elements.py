@@ -110,6 +110,17 @@ class CloudElementsBadResponseError(CloudElementsError):
     default_message = "Cloud Elements answered with something that is not the expected JSON."
 
 
+class CloudElementsUnconfirmedError(CloudElementsBadResponseError):
+    """A change answered 2xx with a body that cannot be read (a proxy's HTML page, a truncated
+    body, JSON without the instance): the change may well have been made."""
+
+    ambiguous = True
+    default_message = (
+        "Cloud Elements accepted the request, but its answer could not be read, so the change "
+        "may have been made."
+    )
+
+
 _ERROR_BY_STATUS: dict[int, type[CloudElementsError]] = {
     401: CloudElementsAuthenticationError,
     404: CloudElementsNotFoundError,
@@ -298,7 +309,10 @@ def _request(method: str, path: str, *, params=None, json=None) -> Any:
         _log(method, path, type(error).__name__, started)
         raise error from None
     _log(method, path, response.status_code, started)
-    return _parse(response)
+    try:
+        return _parse(response)
+    except CloudElementsBadResponseError as error:
+        raise _unconfirmed(method, error) from None
 
 
 def _transport_error(exc: requests.RequestException) -> CloudElementsError:
@@ -307,14 +321,22 @@ def _transport_error(exc: requests.RequestException) -> CloudElementsError:
     if isinstance(reason, MaxRetryError):
         # Retried GETs end here; the last attempt's cause decides.
         reason = reason.reason
+    # urllib3 2.x makes NewConnectionError (and NameResolutionError) subclasses of
+    # ConnectTimeoutError: the specific classes come first, or a refusal reads as a timeout.
+    if isinstance(reason, NameResolutionError):
+        return CloudElementsConnectionError(
+            "Cloud Elements could not be reached (its host name could not be resolved); check "
+            "CLOUD_ELEMENTS_BASE_URL."
+        )
+    if isinstance(reason, NewConnectionError):
+        why = "connection refused" if "refused" in str(reason).lower() else "no connection"
+        return CloudElementsConnectionError(f"Cloud Elements could not be reached ({why}).")
     if isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError):
         return CloudElementsConnectionError(
             "Cloud Elements could not be reached (connection timed out)."
         )
     if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError):
         return CloudElementsTimeoutError()
-    if isinstance(reason, NewConnectionError | NameResolutionError):
-        return CloudElementsConnectionError()
     if isinstance(
         exc,
         requests.ConnectionError
@@ -353,6 +375,13 @@ def _parse(response: requests.Response) -> Any:
     raise _error_for(response.status_code, body if isinstance(body, dict) else {})
 
 
+def _unconfirmed(method: str, error: CloudElementsBadResponseError) -> CloudElementsError:
+    """A 2xx to anything but GET that cannot be read is ambiguous: it may have happened."""
+    if method == "GET" or error.ambiguous or not (200 <= (error.status or 0) < 300):
+        return error
+    return CloudElementsUnconfirmedError(status=error.status)
+
+
 def _error_for(status: int, body: dict[str, Any]) -> CloudElementsError:
     if status >= 500:
         error_class: type[CloudElementsError] = CloudElementsServerError
@@ -378,6 +407,16 @@ def _error_for(status: int, body: dict[str, Any]) -> CloudElementsError:
 
 def _instance(data: Any) -> Instance:
     return Instance.from_json(data)
+
+
+@sensitive_variables("json", "data")
+def _changed_instance(method: str, path: str, *, json: dict[str, Any]) -> Instance:
+    """Send a change; an answer without a readable instance means "it may have happened"."""
+    data = _request(method, path, json=json)
+    try:
+        return Instance.from_json(data)
+    except CloudElementsBadResponseError:
+        raise CloudElementsUnconfirmedError(status=200) from None
 
 
 # --- Operations ----------------------------------------------------------------------------
@@ -409,7 +448,7 @@ def create_instance(payload: dict[str, Any]) -> Instance:
 
     Reference: cloud-elements-api.md section 4, POST /instances
     """
-    return _instance(_request("POST", "/instances", json=payload))
+    return _changed_instance("POST", "/instances", json=payload)
 
 
 def get_instance(instance_id: int) -> Instance:
@@ -441,7 +480,7 @@ def update_instance(instance_id: int, changes: dict[str, Any]) -> Instance:
 
     Reference: cloud-elements-api.md section 5, PATCH /instances/{id}
     """
-    return _instance(_request("PATCH", f"/instances/{int(instance_id)}", json=changes))
+    return _changed_instance("PATCH", f"/instances/{int(instance_id)}", json=changes)
 
 
 def replace_instance(instance_id: int, payload: dict[str, Any]) -> Instance:
@@ -449,7 +488,7 @@ def replace_instance(instance_id: int, payload: dict[str, Any]) -> Instance:
 
     Reference: cloud-elements-api.md section 5, PUT /instances/{id}
     """
-    return _instance(_request("PUT", f"/instances/{int(instance_id)}", json=payload))
+    return _changed_instance("PUT", f"/instances/{int(instance_id)}", json=payload)
 
 
 def delete_instance(instance_id: int) -> None:

@@ -387,7 +387,8 @@ def set_events(*, instance: ElementInstance, enabled: bool, actor) -> ElementIns
     except ce.CloudElementsError as error:
         _record_error(instance, error, actor=actor)
         if error.ambiguous:
-            _reread(instance, actor=actor)
+            # The view says what the state now is, or that it could not be read back.
+            error.read_back = _reread(instance, actor=actor)
         raise
     webhook.enabled = updated.events_enabled
     webhook.callback_url = callback_url
@@ -431,7 +432,7 @@ def update_settings(
                         "previous_signature_key_expires_at",
                     ]
                 )
-            _reread(instance, actor=actor)
+            error.read_back = _reread(instance, actor=actor)
         raise
     with transaction.atomic():
         instance.name = updated.name or name
@@ -484,12 +485,14 @@ def sync(*, instance: ElementInstance, actor) -> ElementInstance:
     return instance
 
 
-def _reread(instance: ElementInstance, *, actor) -> None:
+def _reread(instance: ElementInstance, *, actor) -> bool:
     """After a change that got no answer, take Cloud Elements' word for what it now holds."""
     try:
         _apply_remote(instance, ce.get_instance(instance.remote_id), actor=actor)
     except ce.CloudElementsError as error:
         _record_error(instance, error, actor=actor)
+        return False
+    return True
 
 
 def sync_all(*, actor) -> dict[str, int]:

@@ -198,10 +198,7 @@ def events(request: HttpRequest, uuid) -> HttpResponse:
     try:
         services.set_events(instance=instance, enabled=enabled, actor=request.user)
     except (ce.CloudElementsError, services.ActionError) as error:
-        state = "on" if instance.webhook.enabled else "off"
-        # After an unanswered change the state was read back from Cloud Elements.
-        still = "" if getattr(error, "ambiguous", False) else "still "
-        messages.error(request, f"{instance.name}: events are {still}{state}. {error.message}")
+        messages.error(request, events_error_message(instance, error))
     else:
         state = "on" if instance.webhook.enabled else "off"
         messages.success(request, f"{instance.name}: events turned {state}.")
@@ -233,10 +230,15 @@ def edit(request: HttpRequest, uuid) -> HttpResponse:
             )
         except (ce.CloudElementsError, services.ActionError) as error:
             if getattr(error, "ambiguous", False):
-                note = (
-                    "Cloud Elements did not confirm the change; the instance was read back from "
-                    "it, and a new signature key is accepted beside the old one."
+                read_back = getattr(error, "read_back", False)
+                note = "Cloud Elements did not confirm the change; " + (
+                    "the instance was read back from it (the page shows what it holds now)"
+                    if read_back
+                    else "it could not be read back either (sync to check)"
                 )
+                if form.cleaned_data["new_signature_key"]:
+                    note += "; the new signature key is accepted beside the old one"
+                note += "."
             else:
                 note = "Nothing was changed."
             form.add_error(None, f"{note} {error.message}")
@@ -256,7 +258,12 @@ def delete(request: HttpRequest, uuid) -> HttpResponse:
         try:
             services.delete(instance=instance, actor=request.user)
         except (ce.CloudElementsError, services.ActionError) as error:
-            messages.error(request, f"Nothing was deleted. {error.message}")
+            # After an unanswered delete, deleting again is safe: "already gone" is success.
+            if getattr(error, "ambiguous", False):
+                note = "Cloud Elements may have deleted it; delete again to make sure."
+            else:
+                note = "Nothing was deleted."
+            messages.error(request, f"{note} {error.message}")
         else:
             messages.success(request, f"“{instance.name}” was deleted; its history is kept.")
         return redirect(instance)
@@ -294,6 +301,18 @@ def sync_all(request: HttpRequest) -> HttpResponse:
             summary += f"; {counts['failed']} could not be checked"
         messages.success(request, summary + ".")
     return redirect("instances:index")
+
+
+def events_error_message(instance: ElementInstance, error: Exception) -> str:
+    """What a failed switch left behind: unchanged, read back after no answer, or unknown."""
+    state = "on" if instance.webhook.enabled else "off"
+    if not getattr(error, "ambiguous", False):
+        news = f"events are still {state}."
+    elif getattr(error, "read_back", False):
+        news = f"events are now {state} (read back from Cloud Elements)."
+    else:
+        news = "events may be on or off: Cloud Elements could not be read back; sync to check."
+    return f"{instance.name}: {news} {error.message}"
 
 
 def _back(request: HttpRequest, instance: ElementInstance) -> HttpResponse:

@@ -216,14 +216,18 @@ def test_thirty_events_are_paginated_with_a_link_to_page_two(instance, page):
     assert "(30 in all)" in first
 
 
-@pytest.mark.parametrize("requested", ["99", "abc", "-1"])
-def test_an_out_of_range_events_page_still_shows_a_page(instance, page, requested):
+@pytest.mark.parametrize(
+    ("requested", "shown"),
+    [("99", 5), ("abc", 25), ("-1", 5)],
+    ids=["past-the-end-shows-the-last", "not-a-number-shows-the-first", "negative-shows-the-last"],
+)
+def test_an_out_of_range_events_page_still_shows_a_page(instance, page, requested, shown):
     for n in range(30):
         notify(instance, timezone.now() - timedelta(minutes=n), object_id=f"/f{n}")
 
     rows = event_rows(page(instance, events_page=requested))
 
-    assert len(rows) in {25, 5}
+    assert len(rows) == shown
 
 
 # --- The 14-day chart ----------------------------------------------------------------------------
@@ -485,7 +489,9 @@ def test_the_admin_cannot_delete_deliveries(client, operator, deliveries):
     assert "delete_selected" not in changelist
     assert shown_page.status_code == 403
     assert posted.status_code == 403
-    assert bulk.status_code in {200, 302}
+    # No delete action exists: the POST just shows the list again.
+    assert bulk.status_code == 200
+    assert bulk.templates[0].name == "admin/change_list.html"
     assert EventNotification.objects.count() == 3
 
 
