@@ -174,7 +174,12 @@ def free_port() -> int:
 def test_runserver_writes_no_secret_from_a_query_string(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUD_ELEMENTS", "PYTEST"))}
-    env.update(DEBUG="true", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    # In sandbox mode runserver refuses a SITE_URL that is not the address it serves.
+    env.update(
+        DEBUG="true",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        SITE_URL=f"http://127.0.0.1:{port}",
+    )
     server = subprocess.Popen(
         [
             sys.executable,
