@@ -18,10 +18,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from . import charts, draft_views, drafts, services
+from . import charts, consent, draft_views, drafts, services
 from . import cloud_elements as ce
 from .forms import InstanceFilterForm, InstanceForm, SettingsForm
 from .models import ElementInstance, Tag
+from .oauth import StateError
 from .pages import page
 
 PAGE_SIZE = 50
@@ -98,14 +99,14 @@ def new(request: HttpRequest) -> HttpResponse:
         context = {"title": "New element instance", "form": form}
         return page(request, "instances/new.html", context, status=status)
     try:
-        instance = services.create_draft(data=form.cleaned_data, actor=request.user)
+        instance = consent.create_draft(data=form.cleaned_data, actor=request.user)
     except services.ActionError as error:
         messages.error(request, error.message)
         return redirect(get_object_or_404(ElementInstance, uuid=form.cleaned_data["instance_uuid"]))
     if instance.authentication_type == ElementInstance.AuthenticationType.API_KEY:
-        services.create_with_api_key(instance=instance, actor=request.user)
+        consent.create_with_api_key(instance=instance, actor=request.user)
         return redirect(instance)
-    return _to_consent(request, instance, services.start_authorization)
+    return _to_consent(request, instance, consent.start_authorization)
 
 
 @never_cache
@@ -116,13 +117,13 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         # login means a new session, which could not complete this consent anyway.
         return redirect_to_login(reverse("instances:index"))
     try:
-        instance = services.complete_authorization(
+        instance = consent.complete_authorization(
             state=request.GET.get("state", ""),
             session_key=request.session.session_key or "",
             params=request.GET.dict(),
             actor=request.user,
         )
-    except services.StateError as error:
+    except StateError as error:
         context = {"title": "This sign-in cannot be used", "error": error}
         return page(request, "instances/oauth_error.html", context, status=error.status)
     # Post/redirect/get: the code and state leave the address bar.
@@ -148,7 +149,7 @@ def retry(request: HttpRequest, uuid) -> HttpResponse:
     }:
         messages.error(request, "Only a draft, failed or unknown instance can be retried.")
         return redirect(instance)
-    return _to_consent(request, instance, services.retry)
+    return _to_consent(request, instance, consent.retry)
 
 
 @require_POST
@@ -156,7 +157,7 @@ def retry(request: HttpRequest, uuid) -> HttpResponse:
 @can_change
 def reconcile(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance, uuid=uuid, status=ElementInstance.Status.UNKNOWN)
-    services.reconcile(instance=instance, actor=request.user)
+    consent.reconcile(instance=instance, actor=request.user)
     messages.info(
         request, f"Status after checking Cloud Elements: {instance.get_status_display()}."
     )
@@ -168,7 +169,7 @@ def reconcile(request: HttpRequest, uuid) -> HttpResponse:
 @can_change
 def reauthorize(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance, uuid=uuid, status=ElementInstance.Status.ACTIVE)
-    return _to_consent(request, instance, services.reauthorize)
+    return _to_consent(request, instance, consent.reauthorize)
 
 
 @require_POST
@@ -295,7 +296,7 @@ def _to_consent(request: HttpRequest, instance: ElementInstance, start) -> HttpR
     except ce.CloudElementsError as error:
         messages.error(request, f"{error.message} Your draft is saved; retry when ready.")
         return redirect(instance)
-    except services.StateError as error:
+    except StateError as error:
         messages.error(request, error.message)
         return redirect(instance)
     if url is None:
