@@ -98,10 +98,17 @@ def build_instance_payload(instance: ElementInstance, *, code: str | None = None
 
 @sensitive_variables("state")
 def start_authorization(
-    *, instance: ElementInstance, session_key: str, actor, purpose: str = OAuthState.Purpose.CREATE
+    *,
+    instance: ElementInstance,
+    session_key: str,
+    actor,
+    purpose: str = OAuthState.Purpose.CREATE,
+    consent_link=None,
 ) -> str:
     """Mint a fresh state for this session and instance; return the consent URL to redirect to."""
-    state = oauth.issue_state(instance=instance, session_key=session_key, purpose=purpose)
+    state = oauth.issue_state(
+        instance=instance, session_key=session_key, purpose=purpose, consent_link=consent_link
+    )
     try:
         answer = ce.get_oauth_url(
             element_key=instance.element_key,

@@ -18,9 +18,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from . import charts, consent, draft_views, drafts, services
+from . import charts, consent, draft_views, drafts, link_views, links, oauth, services
 from . import cloud_elements as ce
-from .forms import InstanceFilterForm, InstanceForm, SettingsForm
+from .forms import ConsentLinkForm, InstanceFilterForm, InstanceForm, SettingsForm
 from .models import ElementInstance, Tag
 from .oauth import StateError
 from .pages import page
@@ -47,7 +47,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def index(request: HttpRequest) -> HttpResponse:
     filters = InstanceFilterForm(request.GET)
     instances = filters.filter(
-        ElementInstance.objects.select_related("webhook", "created_by")
+        links.with_waiting_consent(ElementInstance.objects)
+        .select_related("webhook", "created_by")
         .prefetch_related("tags")
         .annotate(last_event_at=Max("events__received_at"))
         # An aggregate drops Meta.ordering; pagination needs a stable order.
@@ -70,12 +71,16 @@ def index(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 def detail(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(
-        ElementInstance.objects.select_related("webhook", "created_by").prefetch_related("tags"),
+        links.with_waiting_consent(ElementInstance.objects)
+        .select_related("webhook", "created_by")
+        .prefetch_related("tags"),
         uuid=uuid,
     )
     context = {
         "title": instance.name,
         "instance": instance,
+        "live_link": links.live_link(instance),
+        "link_form": ConsentLinkForm(prefix="link"),
         "audit": instance.audit_entries.select_related("actor")[:50],
         "events": Paginator(instance.events.all(), EVENTS_PAGE_SIZE).get_page(
             request.GET.get("events_page")
@@ -94,15 +99,25 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
 @can_add
 def new(request: HttpRequest) -> HttpResponse:
     form = InstanceForm(request.POST or None)
-    if request.method != "POST" or not form.is_valid():
+    link_form = ConsentLinkForm(request.POST or None, prefix="link")
+    sending_link = "send_link" in request.POST
+    if sending_link and form.is_valid() and form.cleaned_data["authentication_type"] != "oauth2":
+        form.add_error(None, "A consent link is for oauth2: an apiKey needs no consent.")
+    if (
+        request.method != "POST"
+        or not form.is_valid()
+        or (sending_link and not link_form.is_valid())
+    ):
         status = 400 if request.method == "POST" else 200
-        context = {"title": "New element instance", "form": form}
+        context = {"title": "New element instance", "form": form, "link_form": link_form}
         return page(request, "instances/new.html", context, status=status)
     try:
         instance = consent.create_draft(data=form.cleaned_data, actor=request.user)
     except services.ActionError as error:
         messages.error(request, error.message)
         return redirect(get_object_or_404(ElementInstance, uuid=form.cleaned_data["instance_uuid"]))
+    if sending_link:
+        return link_views.show_new_link(request, instance, link_form)
     if instance.authentication_type == ElementInstance.AuthenticationType.API_KEY:
         consent.create_with_api_key(instance=instance, actor=request.user)
         return redirect(instance)
@@ -112,6 +127,9 @@ def new(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def oauth_callback(request: HttpRequest) -> HttpResponse:
+    if oauth.is_link_state(request.GET.get("state", "")):
+        # The account owner, who has no login, came back from a consent link.
+        return link_views.link_callback(request)
     if not (request.user.is_active and request.user.is_staff):
         # Never carry the code and state into the login URL (and so into history): a new
         # login means a new session, which could not complete this consent anyway.
