@@ -463,3 +463,18 @@ def test_the_list_shows_waiting_for_consent_without_a_query_per_row(
     assert list_queries() == few
     page = operator_client.get("/instances/").content.decode()
     assert page.count("Waiting for consent") == 5
+
+
+def test_continue_needs_the_csrf_token_even_with_the_null_origin_of_a_no_referrer_page(
+    link, remote
+):
+    owner = Client(enforce_csrf_checks=True)
+    page = owner.get(path(link)).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+    assert owner.post(path(link), HTTP_ORIGIN="null").status_code == 403
+    assert owner.post(path(link), {"csrfmiddlewaretoken": "x" * 64}).status_code == 403
+    assert remote.oauth_calls == []
+    response = owner.post(path(link), {"csrfmiddlewaretoken": token}, HTTP_ORIGIN="null")
+    assert response.status_code == 302
+    assert len(remote.oauth_calls) == 1
