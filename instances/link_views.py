@@ -148,6 +148,9 @@ def _gone(request: HttpRequest, error: links.LinkGone | StateError) -> HttpRespo
     context = {"title": "This link cannot be used", "message": error.message}
     if getattr(error, "reason", "") in {"used", "done"}:
         context["title"] = "Nothing left to do"
+    if isinstance(error, StateError):
+        context["title"] = "This sign-in cannot be used"
+        context["hint"] = "Nothing was connected. Open the link you were sent again to start over."
     return _owner(request, "connect/problem.html", context, status=error.status)
 
 

@@ -127,8 +127,10 @@ def new(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def oauth_callback(request: HttpRequest) -> HttpResponse:
-    if oauth.is_link_state(request.GET.get("state", "")):
-        # The account owner, who has no login, came back from a consent link.
+    owner = "consent_link" in request.session and not request.user.is_staff
+    if owner or oauth.is_link_state(request.GET.get("state", "")):
+        # The account owner, who has no login, came back from a consent link: answer on the
+        # owner's pages even when the state is no longer known, never with an operator page.
         return link_views.link_callback(request)
     if not (request.user.is_active and request.user.is_staff):
         # Never carry the code and state into the login URL (and so into history): a new

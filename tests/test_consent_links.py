@@ -478,3 +478,16 @@ def test_continue_needs_the_csrf_token_even_with_the_null_origin_of_a_no_referre
     response = owner.post(path(link), {"csrfmiddlewaretoken": token}, HTTP_ORIGIN="null")
     assert response.status_code == 302
     assert len(remote.oauth_calls) == 1
+
+
+def test_an_owner_whose_state_is_gone_still_gets_an_owner_page(client, link, remote):
+    state = continue_to_dropbox(client, link, remote)
+    OAuthState.objects.all().delete()  # e.g. purged after an hour
+
+    response = client.get(CALLBACK, {"state": state, "code": "code-1"})
+
+    assert response.status_code == 400
+    assert "/admin/login/" not in response.get("Location", "")
+    assert "not started from this dashboard" in response.content.decode()
+    assert "Open the link you were sent again" in response.content.decode()
+    assert remote.payloads == []

@@ -65,6 +65,8 @@ def test_the_owner_connects_from_a_link_and_the_operator_sees_it_active(
     log_in(page, "alice", PASSWORD)
     link = send_link(page, "Customer Dropbox")
     assert re.fullmatch(re.escape(sandbox_site.url) + r"/connect/[A-Za-z0-9_-]{43}/", link)
+    page.get_by_role("button", name="Copy", exact=True).click()
+    expect(page.locator("#copy-status")).to_have_text("Copied")
     page.get_by_role("link", name="Back to the instance").click()
     expect(page.locator(".waiting-consent")).to_have_text("Waiting for consent")
     instance_url = page.url
