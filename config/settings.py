@@ -327,6 +327,24 @@ if len(_timeouts) not in (1, 2) or min(_timeouts) <= 0:
     raise ImproperlyConfigured("CLOUD_ELEMENTS_TIMEOUT must be one or two positive numbers.")
 CLOUD_ELEMENTS_TIMEOUT = (_timeouts[0], _timeouts[-1])
 
+# --- Consent links -------------------------------------------------------------------------------
+
+# How long a consent link sent to a Dropbox account's owner stays usable, and who the owner's
+# page says is asking.
+CONSENT_LINK_DAYS = env.int("CONSENT_LINK_DAYS", default=7)
+if CONSENT_LINK_DAYS < 1:
+    raise ImproperlyConfigured("CONSENT_LINK_DAYS must be 1 or more.")
+CONSENT_ORGANIZATION_NAME = env.str("CONSENT_ORGANIZATION_NAME", default="Your administrator")
+# Requests per minute and client address on the link pages (/connect/...); more get 429.
+CONSENT_LINK_RATE_LIMIT = env.int("CONSENT_LINK_RATE_LIMIT", default=30)
+if CONSENT_LINK_RATE_LIMIT < 1:
+    raise ImproperlyConfigured("CONSENT_LINK_RATE_LIMIT must be 1 or more.")
+
+# The rate limit counts in Django's cache. The default, local memory, is per process: with
+# several server processes, set a shared cache, e.g. CACHE_URL=dbcache://django_cache (after
+# `manage.py createcachetable`) or CACHE_URL=redis://127.0.0.1:6379/1 (needs the redis package).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 # --- Internationalisation, static files ---------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"

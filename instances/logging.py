@@ -11,6 +11,8 @@ _PATTERNS = [
     (re.compile(r"(Element )[A-Za-z0-9+/=]{12,}"), r"\1[redacted]"),
     (re.compile(r"(sha256=)[A-Za-z0-9+/=]+"), r"\1[redacted]"),
     (re.compile(r"([?&](?:code|state)=)[^&\s'\"]+"), r"\1[redacted]"),
+    # Consent link tokens travel in the path (/connect/<token>/), e.g. in request lines.
+    (re.compile(r"(/connect/)(?!done/)[^/\s?#'\"]+"), r"\1[redacted]"),
 ]
 _formatter = logging.Formatter()
 
@@ -22,7 +24,8 @@ def redact(text: str) -> str:
 
 
 class RedactSecretsFilter(logging.Filter):
-    """Redact apiSecret query values, Authorization secrets, signatures and OAuth codes."""
+    """Redact apiSecret query values, Authorization secrets, signatures, OAuth codes and
+    consent link tokens."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -11,7 +11,7 @@ import secrets
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from .models import AuditEntry, ElementInstance, OAuthState
+from .models import AuditEntry, ConsentLink, ElementInstance, OAuthState
 
 # RFC 6749 section 4.1.2.1 error codes, with what they mean for an operator.
 OAUTH_ERRORS = {
@@ -49,8 +49,17 @@ class StateError(Exception):
         )
 
 
-def issue_state(*, instance: ElementInstance, session_key: str, purpose: str) -> str:
-    """Return a fresh state (256 bits) for this session and instance; keep only its hash."""
+def issue_state(
+    *,
+    instance: ElementInstance,
+    session_key: str,
+    purpose: str,
+    consent_link: ConsentLink | None = None,
+) -> str:
+    """Return a fresh state (256 bits) for this session and instance; keep only its hash.
+
+    A state issued from a consent link is bound to that link as well as to the session.
+    """
     state = secrets.token_urlsafe(32)
     session_hash = OAuthState.digest(session_key)
     _forget_old_states(session_hash)
@@ -60,6 +69,7 @@ def issue_state(*, instance: ElementInstance, session_key: str, purpose: str) ->
         instance=instance,
         element_key=instance.element_key,
         purpose=purpose,
+        consent_link=consent_link,
     )
     return state
 
@@ -72,8 +82,21 @@ def _forget_old_states(session_hash: str) -> None:
     OAuthState.objects.filter(created_at__lt=cutoff).delete()
 
 
-def consume_state(*, state: str, session_key: str) -> OAuthState:
-    """Accept a state once, for the session that started it, within its lifetime."""
+def is_link_state(state: str) -> bool:
+    """Whether this state was issued from a consent link (whose callback needs no login)."""
+    if not state:
+        return False
+    return OAuthState.objects.filter(
+        state_hash=OAuthState.digest(state), consent_link__isnull=False
+    ).exists()
+
+
+def consume_state(*, state: str, session_key: str, by_link: bool = False) -> OAuthState:
+    """Accept a state once, for the session that started it, within its lifetime.
+
+    `by_link` says which flow is completing: a state issued from a consent link completes only
+    the owner's flow, and the operator's state only the operator's.
+    """
     if not state:
         raise StateError(
             "missing",
@@ -81,13 +104,19 @@ def consume_state(*, state: str, session_key: str) -> OAuthState:
             "matched to a request from this dashboard.",
         )
     found = (
-        OAuthState.objects.select_related("instance")
+        OAuthState.objects.select_related("instance", "consent_link")
         .filter(state_hash=OAuthState.digest(state))
         .first()
     )
     if found is None:
         raise StateError(
             "unknown", "This sign-in was not started from this dashboard (unknown state)."
+        )
+    if (found.consent_link_id is not None) != by_link:
+        raise StateError(
+            "wrong_flow",
+            "This sign-in belongs to another kind of consent and cannot be completed here.",
+            status=403,
         )
     if found.session_hash != OAuthState.digest(session_key or ""):
         raise StateError(

@@ -19,10 +19,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from . import charts, draft_views, drafts, oauth, services
+from . import charts, consent, draft_views, drafts, link_views, links, oauth, services
 from . import cloud_elements as ce
-from .forms import InstanceFilterForm, InstanceForm, SettingsForm
+from .forms import ConsentLinkForm, InstanceFilterForm, InstanceForm, SettingsForm
 from .models import ElementInstance, OAuthState, Tag
+from .oauth import StateError
 from .pages import page
 
 PAGE_SIZE = 50
@@ -55,7 +56,8 @@ def index(request: HttpRequest) -> HttpResponse:
     oauth.release_expired_consents()
     filters = InstanceFilterForm(request.GET)
     instances = filters.filter(
-        ElementInstance.objects.select_related("webhook", "created_by")
+        links.with_waiting_consent(ElementInstance.objects)
+        .select_related("webhook", "created_by")
         .prefetch_related("tags")
         .annotate(last_event_at=Max("events__received_at"))
         # An aggregate drops Meta.ordering; pagination needs a stable order.
@@ -79,12 +81,16 @@ def index(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, uuid) -> HttpResponse:
     oauth.release_expired_consents()
     instance = get_object_or_404(
-        ElementInstance.objects.select_related("webhook", "created_by").prefetch_related("tags"),
+        links.with_waiting_consent(ElementInstance.objects)
+        .select_related("webhook", "created_by")
+        .prefetch_related("tags"),
         uuid=uuid,
     )
     context = {
         "title": instance.name,
         "instance": instance,
+        "live_link": links.live_link(instance),
+        "link_form": ConsentLinkForm(prefix="link"),
         "audit": instance.audit_entries.select_related("actor")[:50],
         "events": Paginator(instance.events.all(), EVENTS_PAGE_SIZE).get_page(
             request.GET.get("events_page")
@@ -103,37 +109,52 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
 @can_add
 def new(request: HttpRequest) -> HttpResponse:
     form = InstanceForm(request.POST or None)
-    if request.method != "POST" or not form.is_valid():
+    link_form = ConsentLinkForm(request.POST or None, prefix="link")
+    sending_link = "send_link" in request.POST
+    if sending_link and form.is_valid() and form.cleaned_data["authentication_type"] != "oauth2":
+        form.add_error(None, "A consent link is for oauth2: an apiKey needs no consent.")
+    if (
+        request.method != "POST"
+        or not form.is_valid()
+        or (sending_link and not link_form.is_valid())
+    ):
         status = 400 if request.method == "POST" else 200
-        context = {"title": "New element instance", "form": form}
+        context = {"title": "New element instance", "form": form, "link_form": link_form}
         return page(request, "instances/new.html", context, status=status)
     try:
-        instance = services.create_draft(data=form.cleaned_data, actor=request.user)
+        instance = consent.create_draft(data=form.cleaned_data, actor=request.user)
     except services.ActionError as error:
         messages.error(request, error.message)
         return redirect(get_object_or_404(ElementInstance, uuid=form.cleaned_data["instance_uuid"]))
+    if sending_link:
+        return link_views.show_new_link(request, instance, link_form)
     if instance.authentication_type == ElementInstance.AuthenticationType.API_KEY:
-        services.create_with_api_key(instance=instance, actor=request.user)
+        consent.create_with_api_key(instance=instance, actor=request.user)
         _announce(request, instance, done="was created at Cloud Elements")
         return redirect(instance)
-    return _to_consent(request, instance, services.start_authorization)
+    return _to_consent(request, instance, consent.start_authorization)
 
 
 @never_cache
 @require_GET
 def oauth_callback(request: HttpRequest) -> HttpResponse:
+    owner = "consent_link" in request.session and not request.user.is_staff
+    if owner or oauth.is_link_state(request.GET.get("state", "")):
+        # The account owner, who has no login, came back from a consent link: answer on the
+        # owner's pages even when the state is no longer known, never with an operator page.
+        return link_views.link_callback(request)
     if not (request.user.is_active and request.user.is_staff):
         # Never carry the code and state into the login URL (and so into history): a new
         # login means a new session, which could not complete this consent anyway.
         return redirect_to_login(reverse("instances:index"))
     try:
-        instance, purpose = services.complete_authorization(
+        instance, purpose = consent.complete_authorization(
             state=request.GET.get("state", ""),
             session_key=request.session.session_key or "",
             params=request.GET.dict(),
             actor=request.user,
         )
-    except services.StateError as error:
+    except StateError as error:
         title = "Already connected" if error.already_connected else "This sign-in cannot be used"
         context = {"title": title, "error": error}
         return page(request, "instances/oauth_error.html", context, status=error.status)
@@ -166,7 +187,7 @@ def retry(request: HttpRequest, uuid) -> HttpResponse:
     }:
         messages.error(request, "Only a draft, failed or unknown instance can be retried.")
         return redirect(instance)
-    return _to_consent(request, instance, services.retry)
+    return _to_consent(request, instance, consent.retry)
 
 
 @require_POST
@@ -174,7 +195,7 @@ def retry(request: HttpRequest, uuid) -> HttpResponse:
 @can_change
 def reconcile(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance, uuid=uuid, status=ElementInstance.Status.UNKNOWN)
-    services.reconcile(instance=instance, actor=request.user)
+    consent.reconcile(instance=instance, actor=request.user)
     messages.info(
         request, f"Status after checking Cloud Elements: {instance.get_status_display()}."
     )
@@ -186,7 +207,7 @@ def reconcile(request: HttpRequest, uuid) -> HttpResponse:
 @can_change
 def reauthorize(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance, uuid=uuid, status=ElementInstance.Status.ACTIVE)
-    return _to_consent(request, instance, services.reauthorize)
+    return _to_consent(request, instance, consent.reauthorize)
 
 
 @require_POST
@@ -332,7 +353,7 @@ def _to_consent(request: HttpRequest, instance: ElementInstance, start) -> HttpR
     except ce.CloudElementsError as error:
         messages.error(request, f"{error.message} Your draft is saved; retry when ready.")
         return redirect(instance)
-    except services.StateError as error:
+    except StateError as error:
         messages.error(request, error.message)
         return redirect(instance)
     if url is None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from instances import parameters, services
+from instances import consent, parameters
 from instances.models import ElementInstance, Tag
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -70,18 +70,18 @@ def test_the_data_holds_the_documented_instance_json():
 
 
 def test_the_payload_has_exactly_the_documented_top_level_keys(documented_example):
-    payload = services.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
+    payload = consent.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
     assert sorted(payload) == sorted(documented_instance_json())
 
 
 @pytest.mark.parametrize("key", ["element", "providerData", "tags", "name"])
 def test_each_top_level_value_is_the_documented_one(documented_example, key):
-    payload = services.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
+    payload = consent.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
     assert as_json(payload[key]) == as_json(documented_instance_json()[key])
 
 
 def test_the_configuration_has_exactly_the_documented_keys(documented_example):
-    payload = services.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
+    payload = consent.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
     documented = documented_instance_json()["configuration"]
     assert sorted(payload["configuration"]) == sorted(documented)
 
@@ -98,18 +98,18 @@ def test_the_configuration_has_exactly_the_documented_keys(documented_example):
     ],
 )
 def test_each_configuration_value_is_the_documented_one(documented_example, key):
-    payload = services.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
+    payload = consent.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
     documented = documented_instance_json()["configuration"]
     assert as_json(payload["configuration"][key]) == as_json(documented[key])
 
 
 def test_the_whole_payload_equals_the_documented_json(documented_example):
-    payload = services.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
+    payload = consent.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
     assert as_json(payload) == as_json(documented_instance_json())
 
 
 def test_the_payload_is_json_serialisable_as_sent(documented_example):
-    payload = services.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
+    payload = consent.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
     assert json.loads(json.dumps(payload)) == payload
 
 
@@ -122,7 +122,7 @@ def test_events_disabled_without_a_signature_key_send_false_and_no_key(db):
         events=False,
     )
 
-    configuration = services.build_instance_payload(instance, code="code-1")["configuration"]
+    configuration = consent.build_instance_payload(instance, code="code-1")["configuration"]
 
     assert configuration["event.notification.enabled"] is False
     assert "event.notification.signature.key" not in configuration
@@ -137,7 +137,7 @@ def test_an_api_key_instance_sends_its_key_and_no_provider_data(db):
         tags=["finance"],
     )
 
-    payload = services.build_instance_payload(instance)
+    payload = consent.build_instance_payload(instance)
 
     assert "providerData" not in payload
     configuration = payload["configuration"]

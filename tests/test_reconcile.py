@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 
 from instances import cloud_elements as ce
-from instances import services
+from instances import consent
 from instances.forms import webhook_url
 from instances.models import ElementInstance
 
@@ -101,7 +101,7 @@ def reload(instance: ElementInstance) -> ElementInstance:
 
 
 def test_the_create_payload_carries_our_webhook_url_as_the_marker(remote, draft, operator):
-    services.create_with_api_key(instance=draft, actor=operator)
+    consent.create_with_api_key(instance=draft, actor=operator)
 
     [payload] = remote.payloads
     assert payload["name"] == NAME
@@ -113,7 +113,7 @@ def test_it_prefers_the_candidate_carrying_our_webhook_url(remote, draft, operat
     first = someone_elses(remote)
     second = someone_elses(remote, hook="https://elsewhere.example.com/other/")
 
-    services.create_with_api_key(instance=draft, actor=operator)
+    consent.create_with_api_key(instance=draft, actor=operator)
 
     ours = max(remote.instances)
     assert ours not in (first, second)
@@ -130,7 +130,7 @@ def test_it_never_adopts_the_first_of_several_same_name_candidates(remote, draft
     draft.webhook.save()
     someone_elses(remote)
 
-    services.create_with_api_key(instance=draft, actor=operator)
+    consent.create_with_api_key(instance=draft, actor=operator)
 
     assert "event.notification.callback.url" not in remote.payloads[0]["configuration"]
     instance = reload(draft)
@@ -147,7 +147,7 @@ def test_it_never_adopts_an_id_another_local_instance_owns(
     make_instance(NAME, status=Status.ACTIVE, remote_id=owned)
     monkeypatch.setattr(ce, "create_instance", remote.create_nothing_and_lose_the_answer)
 
-    services.create_with_api_key(instance=draft, actor=operator)
+    consent.create_with_api_key(instance=draft, actor=operator)
 
     instance = reload(draft)
     assert instance.status == Status.UNKNOWN
@@ -156,7 +156,7 @@ def test_it_never_adopts_an_id_another_local_instance_owns(
     ElementInstance.objects.filter(pk=draft.pk).update(
         updated_at=timezone.now() - timedelta(minutes=5)
     )
-    services.reconcile(instance=reload(draft), actor=operator)
+    consent.reconcile(instance=reload(draft), actor=operator)
     instance = reload(draft)
     assert instance.status == Status.FAILED
     assert instance.remote_id is None
@@ -171,7 +171,7 @@ def test_beside_an_owned_candidate_it_adopts_the_unowned_one(
     owned = someone_elses(remote, hook="")
     make_instance(NAME, status=Status.ACTIVE, remote_id=owned)
 
-    services.create_with_api_key(instance=draft, actor=operator)
+    consent.create_with_api_key(instance=draft, actor=operator)
 
     instance = reload(draft)
     assert instance.status == Status.ACTIVE
@@ -213,10 +213,10 @@ def someone_elses_payload(hook: str = SOMEONE_ELSES_HOOK) -> dict:
 @live
 def test_against_the_sandbox_it_adopts_our_marked_instance(sandbox_site, draft, operator):
     create_at_sandbox(someone_elses_payload())
-    ours = create_at_sandbox(services.build_instance_payload(draft))
+    ours = create_at_sandbox(consent.build_instance_payload(draft))
     create_at_sandbox(someone_elses_payload("https://elsewhere.example.com/2/"))
 
-    services.reconcile(instance=unknown_after_a_lost_answer(draft), actor=operator)
+    consent.reconcile(instance=unknown_after_a_lost_answer(draft), actor=operator)
 
     instance = reload(draft)
     assert instance.status == Status.ACTIVE
@@ -231,9 +231,9 @@ def test_against_the_sandbox_several_unmarked_candidates_stay_unknown(
     draft.webhook.enabled = False
     draft.webhook.save()
     create_at_sandbox(someone_elses_payload(""))
-    create_at_sandbox(services.build_instance_payload(draft))
+    create_at_sandbox(consent.build_instance_payload(draft))
 
-    services.reconcile(instance=unknown_after_a_lost_answer(draft), actor=operator)
+    consent.reconcile(instance=unknown_after_a_lost_answer(draft), actor=operator)
 
     instance = reload(draft)
     assert instance.status == Status.UNKNOWN
@@ -253,7 +253,7 @@ def test_against_the_sandbox_an_owned_instance_is_never_adopted(
     ElementInstance.objects.filter(pk=draft.pk).update(
         updated_at=timezone.now() - timedelta(minutes=5)
     )
-    services.reconcile(instance=reload(draft), actor=operator)
+    consent.reconcile(instance=reload(draft), actor=operator)
 
     instance = reload(draft)
     assert instance.status == Status.FAILED

@@ -180,13 +180,13 @@ def test_a_create_answered_with_a_proxy_page_is_reconciled_not_failed(
     operator,
     make_instance,
 ):
-    from instances import services
+    from instances import consent
 
     instance = make_instance("API Instance", authentication_type="apiKey", api_key="k" * 20)
     # POST carried out, answer unreadable; the reconcile's search finds it, then reads it.
     remote.will(UNREADABLE["html"], reply(200, [INSTANCE]), reply(200, INSTANCE))
 
-    services.create_with_api_key(instance=instance, actor=operator)
+    consent.create_with_api_key(instance=instance, actor=operator)
 
     instance.refresh_from_db()
     assert remote.methods() == ["POST", "GET", "GET"]

@@ -28,7 +28,7 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from instances import cloud_elements, webhooks
+from instances import cloud_elements, link_views, webhooks
 from instances.cloud_elements import Instance
 from instances.models import AuditEntry, ElementInstance, EventNotification
 from instances.sandbox import views as sandbox_views
@@ -905,7 +905,10 @@ def test_the_receiver_is_the_only_csrf_exempt_view_besides_the_sandbox_api(setti
     assert len(callbacks) > 30
     assert any(getattr(c, "__module__", "") == "instances.views" for c in callbacks)
     assert any(getattr(c, "__module__", "").startswith("django.contrib.admin") for c in callbacks)
-    expected = {webhooks.receive}
+    # The consent link page is exempt from the global middleware only because its page sends
+    # no Referer (so browsers send `Origin: null`); it checks the CSRF token itself
+    # (test_consent_links.py::test_continue_needs_the_csrf_token_...).
+    expected = {webhooks.receive, link_views.connect}
     if settings.CLOUD_ELEMENTS_SANDBOX:
         expected |= SANDBOX_PLATFORM_API
         assert {c.__module__ for c in SANDBOX_PLATFORM_API} == {"instances.sandbox.views"}
