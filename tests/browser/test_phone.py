@@ -143,6 +143,7 @@ def test_the_edit_page_on_a_phone(phone, busy):
     log_in(phone, "alice", PASSWORD)
     phone.goto(busy.get_absolute_url())
     phone.get_by_role("link", name="Edit").click()
+    phone.wait_for_url("**/edit/")
     usable(phone)
 
 
@@ -150,6 +151,7 @@ def test_the_delete_page_on_a_phone(phone, busy):
     log_in(phone, "alice", PASSWORD)
     phone.goto(busy.get_absolute_url())
     phone.get_by_role("link", name="Delete").click()
+    phone.wait_for_url("**/delete/")
     usable(phone)
 
 
