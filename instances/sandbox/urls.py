@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import hub_views, views
+from . import event_views, hub_views, views
 
 app_name = "sandbox"
 
@@ -22,6 +22,12 @@ urlpatterns = [
     path(f"{api}instances/configuration", views.token_configuration),
     path(f"{api}instances/configuration/<int:entry_id>", views.token_configuration_entry),
     path(f"{api}instances/enabled", views.token_enabled),
+    path(f"{api}instances/events", event_views.account_events, name="events"),
+    path(f"{api}instances/events/<int:event_id>", event_views.event, name="event"),
+    path(f"{api}instances/<int:instance_id>/events", event_views.instance_events),
+    path(f"{api}instances/<int:instance_id>/events/<int:event_id>", event_views.event),
+    path(f"{api}events/dropbox", event_views.dropbox_webhook, name="dropbox_webhook"),
+    path(f"{api}events/dropbox/", event_views.dropbox_webhook),
     path(f"{api}instances/<int:instance_id>/enabled", views.enabled, name="enabled"),
     path(f"{api}instances/<int:instance_id>", views.instance, name="instance"),
     path(

@@ -257,7 +257,11 @@ def _with_query(url: str, params: dict[str, str]) -> str:
 @staff_member_required
 @permission_required("instances.change_elementinstance", raise_exception=True)
 def simulate(request: HttpRequest, instance_id: int) -> HttpResponse:
-    """Stand in for a change in the connected Dropbox: Cloud Elements notifies the callback."""
+    """Stand in for a change in the connected Dropbox.
+
+    It goes the documented way: Dropbox posts to Cloud Elements' `/events/dropbox`, which
+    records an event per instance and notifies the callback (see delivery.py).
+    """
     instance = get_object_or_404(SandboxInstance, pk=instance_id)
     event_type = request.POST.get("event_type", "")
     path = request.POST.get("path", "").strip() or "/"
@@ -267,9 +271,8 @@ def simulate(request: HttpRequest, instance_id: int) -> HttpResponse:
         sent = delivery.deliver_change(instance, event_type=event_type, path=path)
         if sent is None:
             # Nothing happened: a warning, not a success.
-            messages.warning(
-                request, "Events are disabled for this instance, so nothing was delivered."
-            )
+            reason = "This instance is disabled" if instance.disabled else "Events are disabled"
+            messages.warning(request, f"{reason}, so nothing was delivered.")
         elif sent.status_code and 200 <= sent.status_code < 300:
             messages.success(
                 request, f"Delivered {event_type} {path}; the callback answered {sent.status_code}."
