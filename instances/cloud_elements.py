@@ -483,6 +483,22 @@ def update_instance(instance_id: int, changes: dict[str, Any]) -> Instance:
     return _changed_instance("PATCH", f"/instances/{int(instance_id)}", json=changes)
 
 
+def set_events_enabled(
+    instance_id: int, *, enabled: bool, callback_url: str | None = None
+) -> Instance:
+    """Switch an active instance's event notifications on or off, keeping everything else.
+
+    Reference: cloud-elements-api.md section 5, "Switching event notifications on or off": the
+    primary way is `PATCH /instances/{id}` with `{"configuration": {"event.notification.enabled":
+    …}}` (a JSON boolean, section 9). The per-entry `PATCH .../configuration/{configId}` is the
+    documented alternative; it needs a GET first and cannot add a missing callback URL.
+    """
+    configuration: dict[str, Any] = {"event.notification.enabled": bool(enabled)}
+    if callback_url:
+        configuration["event.notification.callback.url"] = callback_url
+    return update_instance(instance_id, {"configuration": configuration})
+
+
 def replace_instance(instance_id: int, payload: dict[str, Any]) -> Instance:
     """Replace an instance's name, tags and configuration.
 
