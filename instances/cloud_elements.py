@@ -499,6 +499,17 @@ def set_events_enabled(
     return update_instance(instance_id, {"configuration": configuration})
 
 
+def set_instance_enabled(instance_id: int, *, enabled: bool) -> Instance:
+    """Enable (`PUT`) or disable (`DELETE`) an instance, keeping its configuration.
+
+    Reference: cloud-elements-api.md section 5, `PUT`/`DELETE /instances/{id}/enabled` (churros;
+    the docs' own form is `/instances/enabled` with the Element token). The response body is
+    not documented, so the instance is read back.
+    """
+    _request("PUT" if enabled else "DELETE", f"/instances/{int(instance_id)}/enabled")
+    return get_instance(instance_id)
+
+
 def replace_instance(instance_id: int, payload: dict[str, Any]) -> Instance:
     """Replace an instance's name, tags and configuration.
 
