@@ -17,6 +17,7 @@ urlpatterns = [
     path("<uuid:uuid>/reauthorize/", views.reauthorize, name="reauthorize"),
     path("<uuid:uuid>/events/", views.events, name="events"),
     path("<uuid:uuid>/enabled/", enablement_views.set_enabled, name="set_enabled"),
+    path("<uuid:uuid>/remote-events/", enablement_views.remote_events, name="remote_events"),
     path("<uuid:uuid>/events/<int:event_id>/", event_views.event, name="event"),
     path("<uuid:uuid>/edit/", views.edit, name="edit"),
     path("<uuid:uuid>/signature-key/", reveal_views.reveal_key, name="reveal_key"),

@@ -56,8 +56,11 @@ def record_change(instance: SandboxInstance, *, event_type: str, path: str) -> N
     """A change happens in the instance's Dropbox; Cloud Elements fetches it later."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"event_type must be one of {', '.join(EVENT_TYPES)}")
-    instance.pending_changes = [*instance.pending_changes, {"type": event_type, "path": path}]
-    instance.save(update_fields=["pending_changes"])
+    with transaction.atomic():
+        # Read afresh: the caller's copy may predate Cloud Elements fetching earlier changes.
+        fresh = SandboxInstance.objects.select_for_update().get(pk=instance.pk)
+        fresh.pending_changes = [*fresh.pending_changes, {"type": event_type, "path": path}]
+        fresh.save(update_fields=["pending_changes"])
 
 
 # --- Cloud Elements' side -------------------------------------------------------------------
@@ -105,8 +108,10 @@ def receive_dropbox_notification(body: dict, *, now: datetime | None = None) -> 
     retry_due(now=now)
     recorded = []
     for instance in _instances_for(body["list_folder"]["accounts"]):
-        changes, instance.pending_changes = instance.pending_changes, []
-        instance.save(update_fields=["pending_changes"])
+        with transaction.atomic():
+            locked = SandboxInstance.objects.select_for_update().get(pk=instance.pk)
+            changes = locked.pending_changes
+            SandboxInstance.objects.filter(pk=instance.pk).update(pending_changes=[])
         if instance.disabled or not instance.events_enabled:
             continue
         if not changes:
