@@ -139,7 +139,9 @@ def notify(event: SandboxEvent, *, now: datetime) -> SandboxDelivery | None:
     url = configuration.get("event.notification.callback.url")
     if not url or instance.disabled:
         return None
-    body = json.dumps(event.notified_data).encode()
+    # A retry resends the very bytes of the first attempt (jsonb does not keep key order).
+    first = SandboxDelivery.objects.filter(event_id=str(event.id)).order_by("id").first()
+    body = first.body.encode() if first else json.dumps(event.notified_data).encode()
     webhook_id = uuid.uuid4().hex
     headers = {"Content-Type": "application/json", "Elements-Webhook-Id": webhook_id}
     key = configuration.get("event.notification.signature.key")
