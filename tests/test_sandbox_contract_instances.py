@@ -362,3 +362,28 @@ def test_a_hub_call_needs_the_user_secret(client):
     created = create_instance(client)
 
     assert_error(call(client, "get", HUB, f"User wrong, Element {created['token']}"), 401)
+
+
+NEW_ENDPOINTS = [
+    ("get", "/elements/14/instances"),
+    ("get", "/elements/dropbox/instances/{id}"),
+    ("get", "/instances/{id}/configuration/1"),
+    ("patch", "/instances/{id}/configuration/1"),
+    ("put", "/instances/{id}/enabled"),
+    ("delete", "/instances/{id}/enabled"),
+    ("get", "/instances/events"),
+    ("get", "/instances/{id}/events"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), NEW_ENDPOINTS, ids=map(" ".join, NEW_ENDPOINTS))
+def test_the_new_platform_endpoints_answer_401_without_the_secrets(client, method, path):
+    """Section 2: platform calls need `User …, Organization …`; section 4: 401 is "an invalid
+    element token, user secret and/or org secret"."""
+    created = create_instance(client)
+    body = {"propertyValue": "false"} if method == "patch" else None
+
+    response = call(client, method, path.format(id=created["id"]), "User wrong", body)
+
+    assert_error(response, 401)
+    assert get(client, f"/instances/{created['id']}").json()["disabled"] is False
