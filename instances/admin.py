@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from . import cloud_elements as ce
-from . import services
+from . import enablement, services
 from .drafts import EDITABLE
 from .models import AuditEntry, ElementInstance, EventNotification, Tag, WebhookSettings
 from .views import events_error_message
@@ -82,6 +82,7 @@ class ElementInstanceAdmin(admin.ModelAdmin):
         "status",
         "element_key",
         ("webhook__enabled", admin.BooleanFieldListFilter),
+        "remote_disabled",
         ("tags", admin.RelatedOnlyFieldListFilter),
         "created_at",
     )
@@ -90,7 +91,13 @@ class ElementInstanceAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = (WebhookSettingsInline, AuditEntryInline)
     list_per_page = 50
-    actions = ("enable_events", "disable_events", "sync_from_cloud_elements")
+    actions = (
+        "enable_events",
+        "disable_events",
+        "disable_instances",
+        "enable_instances",
+        "sync_from_cloud_elements",
+    )
     LOCAL_FIELDS = (
         "name",
         "element_key",
@@ -164,6 +171,26 @@ class ElementInstanceAdmin(admin.ModelAdmin):
                 self.message_user(request, events_error_message(instance, error), messages.ERROR)
             else:
                 self.message_user(request, f"{instance}: events turned {state}.", messages.SUCCESS)
+
+    @admin.action(description="Disable at Cloud Elements", permissions=["change"])
+    def disable_instances(self, request, queryset):
+        self._set_enabled(request, queryset, enabled=False)
+
+    @admin.action(description="Enable at Cloud Elements", permissions=["change"])
+    def enable_instances(self, request, queryset):
+        self._set_enabled(request, queryset, enabled=True)
+
+    def _set_enabled(self, request, queryset, *, enabled: bool) -> None:
+        # One result per instance; a failure does not stop the others.
+        for instance in queryset:
+            try:
+                enablement.set_enabled(instance=instance, enabled=enabled, actor=request.user)
+            except (ce.CloudElementsError, services.ActionError) as error:
+                message = enablement.error_message(instance, error, enabled=enabled)
+                self.message_user(request, message, messages.ERROR)
+            else:
+                state = "disabled" if instance.remote_disabled else "enabled"
+                self.message_user(request, f"{instance}: {state}.", messages.SUCCESS)
 
     @admin.action(description="Sync from Cloud Elements", permissions=["change"])
     def sync_from_cloud_elements(self, request, queryset):

@@ -483,6 +483,33 @@ def update_instance(instance_id: int, changes: dict[str, Any]) -> Instance:
     return _changed_instance("PATCH", f"/instances/{int(instance_id)}", json=changes)
 
 
+def set_events_enabled(
+    instance_id: int, *, enabled: bool, callback_url: str | None = None
+) -> Instance:
+    """Switch an active instance's event notifications on or off, keeping everything else.
+
+    Reference: cloud-elements-api.md section 5, "Switching event notifications on or off": the
+    primary way is `PATCH /instances/{id}` with `{"configuration": {"event.notification.enabled":
+    …}}` (a JSON boolean, section 9). The per-entry `PATCH .../configuration/{configId}` is the
+    documented alternative; it needs a GET first and cannot add a missing callback URL.
+    """
+    configuration: dict[str, Any] = {"event.notification.enabled": bool(enabled)}
+    if callback_url:
+        configuration["event.notification.callback.url"] = callback_url
+    return update_instance(instance_id, {"configuration": configuration})
+
+
+def set_instance_enabled(instance_id: int, *, enabled: bool) -> Instance:
+    """Enable (`PUT`) or disable (`DELETE`) an instance, keeping its configuration.
+
+    Reference: cloud-elements-api.md section 5, `PUT`/`DELETE /instances/{id}/enabled` (churros;
+    the docs' own form is `/instances/enabled` with the Element token). The response body is
+    not documented, so the instance is read back.
+    """
+    _request("PUT" if enabled else "DELETE", f"/instances/{int(instance_id)}/enabled")
+    return get_instance(instance_id)
+
+
 def replace_instance(instance_id: int, payload: dict[str, Any]) -> Instance:
     """Replace an instance's name, tags and configuration.
 
@@ -524,3 +551,47 @@ def get_configuration(instance_id: int) -> list[ConfigurationEntry]:
             )
         )
     return entries
+
+
+@dataclass(frozen=True)
+class RemoteEvent:
+    """One entry of Cloud Elements' event log for an instance."""
+
+    id: str
+    event_date: str
+    status: str
+    # `notifiedData.message.eventId`: what the notification we should have received carried.
+    notified_event_id: str
+    event_type: str = ""
+    object_id: str = ""
+
+    @classmethod
+    def from_json(cls, data: Any) -> RemoteEvent:
+        if not isinstance(data, dict) or "id" not in data:
+            raise CloudElementsBadResponseError("Cloud Elements returned an event without id.")
+        notified = data.get("notifiedData") or {}
+        message = notified.get("message") if isinstance(notified, dict) else None
+        message = message if isinstance(message, dict) else {}
+        events = message.get("events") if isinstance(message.get("events"), list) else []
+        first = events[0] if events and isinstance(events[0], dict) else {}
+        return cls(
+            id=str(data["id"]),
+            event_date=str(data.get("eventDate") or ""),
+            status=str(data.get("status") or ""),
+            notified_event_id=str(message.get("eventId") or data["id"]),
+            event_type=str(first.get("eventType") or ""),
+            object_id=str(first.get("objectId") or ""),
+        )
+
+
+def list_instance_events(instance_id: int, *, page_size: int = 50) -> list[RemoteEvent]:
+    """Read the newest page of an instance's event log at Cloud Elements.
+
+    Reference: cloud-elements-api.md section 5, GET /instances/{id}/events (CORROBORATED).
+    """
+    data = _request(
+        "GET", f"/instances/{int(instance_id)}/events", params={"pageSize": int(page_size)}
+    )
+    if not isinstance(data, list):
+        raise CloudElementsBadResponseError("Cloud Elements returned no list of events.")
+    return [RemoteEvent.from_json(item) for item in data]

@@ -214,6 +214,8 @@ class AuditEntry(models.Model):
         REAUTHORIZED = "reauthorized", "Re-authorized"
         EVENTS_ENABLED = "events_enabled", "Events enabled"
         EVENTS_DISABLED = "events_disabled", "Events disabled"
+        DISABLED = "disabled", "Disabled at Cloud Elements"
+        ENABLED = "enabled", "Enabled at Cloud Elements"
         UPDATED = "updated", "Updated"
         SYNCED = "synced", "Synced"
         DELETED = "deleted", "Deleted"

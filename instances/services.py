@@ -87,14 +87,13 @@ def set_events(*, instance: ElementInstance, enabled: bool, actor) -> ElementIns
     """Switch event notifications at Cloud Elements, then locally; unchanged on any error."""
     remote_id = _require_remote(instance)
     webhook = instance.webhook
-    configuration: dict[str, Any] = {"event.notification.enabled": enabled}
     callback_url = webhook.callback_url
+    new_url = None
     if enabled and not callback_url:
         # Never had one: Cloud Elements refuses events without a URL; use our own receiver.
-        callback_url = webhook_url(instance.uuid)
-        configuration["event.notification.callback.url"] = callback_url
+        callback_url = new_url = webhook_url(instance.uuid)
     try:
-        updated = ce.update_instance(remote_id, {"configuration": configuration})
+        updated = ce.set_events_enabled(remote_id, enabled=enabled, callback_url=new_url)
     except ce.CloudElementsError as error:
         _record_error(instance, error, actor=actor)
         if error.ambiguous:

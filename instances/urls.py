@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import event_views, link_views, reveal_views, views
+from . import enablement_views, event_views, link_views, reveal_views, views
 
 app_name = "instances"
 
@@ -16,6 +16,8 @@ urlpatterns = [
     path("<uuid:uuid>/reconcile/", views.reconcile, name="reconcile"),
     path("<uuid:uuid>/reauthorize/", views.reauthorize, name="reauthorize"),
     path("<uuid:uuid>/events/", views.events, name="events"),
+    path("<uuid:uuid>/enabled/", enablement_views.set_enabled, name="set_enabled"),
+    path("<uuid:uuid>/remote-events/", enablement_views.remote_events, name="remote_events"),
     path("<uuid:uuid>/events/<int:event_id>/", event_views.event, name="event"),
     path("<uuid:uuid>/edit/", views.edit, name="edit"),
     path("<uuid:uuid>/signature-key/", reveal_views.reveal_key, name="reveal_key"),

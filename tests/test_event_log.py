@@ -595,9 +595,7 @@ def test_with_events_disabled_nothing_is_delivered_and_the_message_says_so(
 
     response = simulate(client, instance, "CREATED")
 
-    assert messages_of(response) == [
-        ("warning", "Events are disabled for this instance, so nothing was delivered.")
-    ]
+    assert messages_of(response) == [("warning", "Events are disabled, so nothing was delivered.")]
     assert not SandboxDelivery.objects.exists()
     assert not EventNotification.objects.exists()
 

@@ -2,6 +2,13 @@
 
 Written from Cloud Elements' API reference, not from the sandbox's code: a difference between
 the sandbox and the documented service fails a test here.
+
+Where the reference is silent, the sandbox had to choose (which status code, which error text,
+stable configuration ids, how a code is bound to its app). Those tests carry "sandbox_choice" in
+their name or say "The sandbox's choice" in a comment: they pin the sandbox's behaviour, not Cloud
+Elements'. The reference documents only the error body's shape and the meaning of each status
+code (section 4, "Errors"), so the tests assert the shape and a status with that meaning, never
+an error string.
 """
 
 from __future__ import annotations
@@ -222,12 +229,27 @@ def test_oauth_url_never_carries_the_app_secret(client):
     assert APP_SECRET not in consent_url(client)
 
 
-@pytest.mark.parametrize("parameter", ["apiKey", "apiSecret", "callbackUrl", "state"])
+@pytest.mark.parametrize("parameter", ["apiKey", "apiSecret", "callbackUrl"])
 def test_oauth_url_rejects_a_missing_parameter_naming_it(client, parameter):
+    """400 is "often due to a missing request parameter" (section 4, Errors).
+
+    The reference does not say that apiKey, apiSecret and callbackUrl are required; Dropbox
+    cannot work without them, so refusing them is the sandbox's choice, as is naming them.
+    """
     response = get_oauth_url(client, **{parameter: None})
 
     body = assert_error(response, 400, naming=parameter)
     assert "providerMessage" not in body
+
+
+def test_oauth_url_works_without_the_optional_state(client):
+    """`state` is "a customizable identifier" (section 3): optional, so its absence is fine."""
+    response = get_oauth_url(client, state=None)
+
+    assert response.status_code == 200, response.content
+    query = parse_qs(urlsplit(response.json()["oauthUrl"]).query, keep_blank_values=True)
+    assert "state" not in query
+    assert query["client_id"] == [APP_KEY]
 
 
 def test_oauth_url_answers_404_for_an_unknown_element(client):
@@ -489,6 +511,7 @@ def test_events_are_off_by_default(client):
 
 
 def test_a_code_is_single_use(client):
+    # The sandbox's choice: 400 (the status for a bad code is UNCONFIRMED, section 4).
     code = new_code(client)
     assert post_json(client, "/instances", instance_body(code)).status_code == 200
 
@@ -508,6 +531,8 @@ def test_a_code_is_single_use(client):
     ],
 )
 def test_a_code_is_bound_to_its_app_and_redirect_uri(client, key, value):
+    """Dropbox's rule (section 7: redirect_uri "must be the exact URI registered"); the 400 for
+    a bad code is the sandbox's choice: the status is UNCONFIRMED (section 4, Errors)."""
     body = instance_body(new_code(client))
     body["configuration"][key] = value
 
@@ -518,6 +543,7 @@ def test_a_code_is_bound_to_its_app_and_redirect_uri(client, key, value):
 
 
 def test_an_unknown_code_is_rejected(client):
+    # The sandbox's choice: 400 (the status for a bad code is UNCONFIRMED, section 4).
     new_code(client)  # the app exists; only the code is wrong
 
     response = post_json(client, "/instances", instance_body("no-such-code"))
@@ -538,6 +564,7 @@ def test_a_missing_code_is_rejected_naming_it(client):
 
 
 def test_an_expired_code_is_rejected(client):
+    # The sandbox's choice: 400 and a 10-minute code lifetime (neither is documented).
     code = new_code(client)
     SandboxAuthCode.objects.filter(code=code).update(
         issued_at=datetime.now(UTC) - timedelta(minutes=11)
@@ -564,6 +591,7 @@ def test_an_instance_needs_a_name(client, name):
 
 
 def test_an_unknown_element_key_is_rejected(client):
+    # The sandbox's choice: 400 in the body (the path form answers 404).
     body = instance_body(new_code(client))
     body["element"] = {"key": "no-such-element"}
 
@@ -575,6 +603,7 @@ def test_an_unknown_element_key_is_rejected(client):
 
 @pytest.mark.parametrize("enabled", [True, "true"])
 def test_events_enabled_needs_a_callback_url(client, enabled):
+    # The sandbox's choice: the reference never says the callback URL is then required.
     body = instance_body(new_code(client))
     body["configuration"]["event.notification.enabled"] = enabled
     del body["configuration"]["event.notification.callback.url"]
@@ -605,6 +634,8 @@ def test_a_body_that_is_not_json_is_rejected(client):
 
 @pytest.mark.parametrize("key", SECRET_KEYS)
 def test_a_masked_value_sent_back_is_rejected(client, key):
+    # The sandbox's choice: the reference only warns "never send a returned configuration
+    # object back as-is" (section 4); what Cloud Elements does with one is undocumented.
     body = instance_body(new_code(client))
     body["configuration"][key] = MASKED
 
@@ -782,6 +813,7 @@ def test_patch_reauthorizes_with_a_new_code_keeping_the_same_id(client):
 
 
 def test_patch_rejects_a_used_code_and_changes_nothing(client):
+    # The sandbox's choice: 400 (the status for a bad code is UNCONFIRMED, section 4).
     code = new_code(client)
     created = post_json(client, "/instances", instance_body(code)).json()
 
@@ -794,6 +826,7 @@ def test_patch_rejects_a_used_code_and_changes_nothing(client):
 
 
 def test_patch_rejects_the_returned_configuration_sent_back_as_is(client):
+    # The sandbox's choice, as for creation: the reference only warns against doing it.
     created = create_instance(client)
     instance = SandboxInstance.objects.get(pk=created["id"])
     stored = instance.full_configuration()
@@ -908,13 +941,16 @@ def test_configuration_lists_string_property_values_with_secrets_masked(client):
         "event.notification.enabled": "true",
         "event.notification.callback.url": WEBHOOK_URL,
         "event.notification.signature.key": MASKED,
+        # Reported with its documented default although it was not sent (section 4).
+        "filter.response.nulls": "true",
     }
     assert len({entry["id"] for entry in entries}) == len(entries)
     for secret in (APP_KEY, APP_SECRET, SIGNING_KEY):
         assert secret not in response.content.decode()
 
 
-def test_configuration_ids_are_stable_across_calls_and_updates(client):
+def test_sandbox_choice_configuration_ids_are_stable_across_calls_and_updates(client):
+    """The reference is silent on whether ids survive an update; the sandbox keeps them."""
     created = create_instance(client)
     first = {key: e["id"] for key, e in configuration_entries(client, created["id"]).items()}
 
@@ -946,6 +982,7 @@ def test_json_bodies_are_json(client):
 
 
 def test_a_wrong_method_is_a_405_in_the_documented_error_shape(client):
+    # 405 is documented; the `Allow` header is the sandbox's choice (HTTP's rule).
     response = client.delete(f"{API}/instances", HTTP_AUTHORIZATION=AUTH_HEADER)
     assert_error(response, 405)
     assert "GET" in response["Allow"]
@@ -956,7 +993,12 @@ def test_an_unknown_api_path_is_a_404_in_the_documented_error_shape(client):
     assert_error(response, 404)
 
 
-def test_a_different_secret_for_a_registered_app_is_refused(client):
+def test_sandbox_choice_a_different_secret_for_a_registered_app_is_refused(client):
+    """The sandbox plays the Dropbox App Console: the first secret seen for an app key sticks.
+
+    Cloud Elements documents nothing of this; `providerMessage` "invalid_client" is the
+    sandbox's choice (Dropbox's OAuth error name).
+    """
     params = {"apiKey": APP_KEY, "apiSecret": APP_SECRET, "callbackUrl": CALLBACK_URL}
     params["state"] = STATE
     assert get(client, "/elements/dropbox/oauth/url", params).status_code == 200

@@ -183,6 +183,8 @@ def test_each_delivery_has_its_own_webhook_id_and_event_id(receiver):
     deliver_change(instance, event_type="UPDATED", path="/a.txt")
 
     first, second = receiver.requests
+    # Each notification carries its own change only.
+    assert [e["eventType"] for e in json.loads(second.body)["message"]["events"]] == ["UPDATED"]
     assert first.headers["Elements-Webhook-Id"] != second.headers["Elements-Webhook-Id"]
     first_id = json.loads(first.body)["message"]["eventId"]
     assert first_id != json.loads(second.body)["message"]["eventId"]

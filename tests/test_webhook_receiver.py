@@ -31,6 +31,8 @@ from django.utils import timezone
 from instances import cloud_elements, link_views, webhooks
 from instances.cloud_elements import Instance
 from instances.models import AuditEntry, ElementInstance, EventNotification
+from instances.sandbox import event_views as sandbox_event_views
+from instances.sandbox import hub_views as sandbox_hub_views
 from instances.sandbox import views as sandbox_views
 from instances.signatures import sign
 
@@ -892,6 +894,18 @@ SANDBOX_PLATFORM_API = {
     sandbox_views.instance,
     sandbox_views.configuration,
     sandbox_views.not_found,
+    sandbox_views.element_instance,
+    sandbox_views.configuration_entry,
+    sandbox_views.token_configuration,
+    sandbox_views.token_configuration_entry,
+    sandbox_views.enabled,
+    sandbox_views.token_enabled,
+    sandbox_event_views.account_events,
+    sandbox_event_views.event,
+    sandbox_event_views.instance_events,
+    # Dropbox's own POST to Cloud Elements' Webhook URI carries no CSRF token.
+    sandbox_event_views.dropbox_webhook,
+    sandbox_hub_views.hub,
 }
 
 
@@ -911,7 +925,11 @@ def test_the_receiver_is_the_only_csrf_exempt_view_besides_the_sandbox_api(setti
     expected = {webhooks.receive, link_views.connect}
     if settings.CLOUD_ELEMENTS_SANDBOX:
         expected |= SANDBOX_PLATFORM_API
-        assert {c.__module__ for c in SANDBOX_PLATFORM_API} == {"instances.sandbox.views"}
+        assert {c.__module__ for c in SANDBOX_PLATFORM_API} == {
+            "instances.sandbox.views",
+            "instances.sandbox.event_views",
+            "instances.sandbox.hub_views",
+        }
         # The sandbox's consent form and simulate action are ordinary protected forms.
         assert sandbox_views.authorize in callbacks
         assert sandbox_views.simulate in callbacks

@@ -14,10 +14,11 @@ from django.conf import settings
 from django.db import transaction
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from instances.parameters import API_KEY, API_KEY_PARAMETER, MASKED, OAUTH2
 
-from .models import SandboxApp, SandboxAuthCode, SandboxInstance
+from .models import CONFIGURATION_DEFAULTS, SandboxApp, SandboxAuthCode, SandboxInstance
 
 # The elements the sandbox knows, with the metadata Cloud Elements returns for them.
 ELEMENTS: dict[str, dict[str, Any]] = {
@@ -58,32 +59,57 @@ def error_response(status: int, message: str, provider_message: str = "") -> Jso
     return JsonResponse(body, status=status)
 
 
-def check_authorization(header: str) -> None:
-    """Require `User <secret>, Organization <secret>` (an `Element <token>` part may follow)."""
-    if not (settings.CLOUD_ELEMENTS_USER_SECRET and settings.CLOUD_ELEMENTS_ORGANIZATION_SECRET):
-        raise ApiError(401, "The sandbox has no User and Organization secrets configured.")
+def authorization_parts(header: str) -> dict[str, str]:
+    """Split `User <secret>, Organization <secret>, Element <token>` into its parts."""
     parts: dict[str, str] = {}
     for part in header.split(","):
         kind, _, value = part.strip().partition(" ")
         if kind and value:
             parts[kind] = value.strip()
-    user_ok = hmac.compare_digest(
-        parts.get("User", "").encode(), settings.CLOUD_ELEMENTS_USER_SECRET.encode()
-    )
-    org_ok = hmac.compare_digest(
-        parts.get("Organization", "").encode(),
-        settings.CLOUD_ELEMENTS_ORGANIZATION_SECRET.encode(),
-    )
-    if not (user_ok and org_ok):
+    return parts
+
+
+def _matches(given: str, expected: str) -> bool:
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def check_authorization(header: str, *, organization: bool = True) -> dict[str, str]:
+    """Require `User <secret>, Organization <secret>` (an `Element <token>` part may follow).
+
+    Hub calls need only `User …, Element <token>` (section 2), hence `organization=False`.
+    """
+    if not (settings.CLOUD_ELEMENTS_USER_SECRET and settings.CLOUD_ELEMENTS_ORGANIZATION_SECRET):
+        raise ApiError(401, "The sandbox has no User and Organization secrets configured.")
+    parts = authorization_parts(header)
+    user_ok = _matches(parts.get("User", ""), settings.CLOUD_ELEMENTS_USER_SECRET)
+    org_ok = _matches(parts.get("Organization", ""), settings.CLOUD_ELEMENTS_ORGANIZATION_SECRET)
+    if "Organization" in parts or organization:
+        user_ok = user_ok and org_ok
+    if not user_ok:
         raise ApiError(
             401, "Invalid Organization or User secret, or invalid Element token provided."
         )
+    return parts
 
 
-def element_or_404(key: str) -> dict[str, Any]:
-    if key not in ELEMENTS:
-        raise ApiError(404, f"No element found with key '{key}'.")
-    return ELEMENTS[key]
+def instance_for_token(parts: dict[str, str]) -> SandboxInstance:
+    """The instance an `Element <token>` part names; 401 when none does (e.g. deleted)."""
+    token = parts.get("Element", "")
+    # Tokens are encrypted at rest, so they are compared one by one (the sandbox holds few).
+    for candidate in SandboxInstance.objects.all() if token else ():
+        if _matches(token, candidate.token):
+            return candidate
+    raise ApiError(401, "Invalid Organization or User secret, or invalid Element token provided.")
+
+
+def element_key_or_404(key_or_id: str) -> str:
+    """Resolve `{keyOrId}`: an element key or its numeric id (sections 3 and 4)."""
+    if key_or_id in ELEMENTS:
+        return key_or_id
+    for key, element in ELEMENTS.items():
+        if str(element["id"]) == key_or_id:
+            return key
+    raise ApiError(404, f"No element found with key or id '{key_or_id}'.")
 
 
 def register_app(*, client_id: str, client_secret: str, redirect_uri: str) -> SandboxApp:
@@ -122,12 +148,24 @@ def _check_url(key: str, value: Any) -> None:
         raise ApiError(400, f"Configuration '{key}' must be an absolute http(s) URL.")
 
 
+def sanitise(text: str) -> str:
+    """Remove markup and keep the text, as Cloud Elements does with names and tags."""
+    return strip_tags(text).strip()
+
+
 def clean_tags(raw: Any) -> list[str]:
     if raw is None:
         return []
     if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
         raise ApiError(400, "'tags' must be an array of strings.")
-    return [t for t in raw if t]
+    return [tag for tag in (sanitise(t) for t in raw) if tag]
+
+
+def clean_name(raw: Any, *, message: str = "Missing required field: name.") -> str:
+    name = sanitise(raw) if isinstance(raw, str) else ""
+    if not name:
+        raise ApiError(400, message)
+    return name
 
 
 def clean_configuration(raw: Any) -> dict[str, Any]:
@@ -208,9 +246,7 @@ def create(body: Any, *, element_key: str | None = None) -> SandboxInstance:
         raise ApiError(400, "Missing required field: element.key.")
     if key not in ELEMENTS:
         raise ApiError(400, f"No element found with key '{key}'.")
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise ApiError(400, "Missing required field: name.")
+    name = clean_name(body.get("name"))
     configuration = clean_configuration(body.get("configuration"))
     tags = clean_tags(body.get("tags"))
     validate_configuration(configuration)
@@ -218,7 +254,7 @@ def create(body: Any, *, element_key: str | None = None) -> SandboxInstance:
         if configuration.get("authentication.type", OAUTH2) == OAUTH2:
             redeem_code(_object(body, "providerData").get("code"), configuration)
         instance = SandboxInstance(
-            element_key=key, name=name.strip(), tags=tags, token=SandboxInstance.new_token()
+            element_key=key, name=name, tags=tags, token=SandboxInstance.new_token()
         )
         instance.set_configuration(configuration)
         instance.save()
@@ -228,12 +264,10 @@ def create(body: Any, *, element_key: str | None = None) -> SandboxInstance:
 def update(instance: SandboxInstance, body: Any, *, replace: bool) -> SandboxInstance:
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.")
-    if replace and not (isinstance(body.get("name"), str) and body["name"].strip()):
-        raise ApiError(400, "Missing required field: name.")
+    if replace:
+        clean_name(body.get("name"))
     if "name" in body:
-        if not isinstance(body["name"], str) or not body["name"].strip():
-            raise ApiError(400, "'name' must be a non-empty string.")
-        instance.name = body["name"].strip()
+        instance.name = clean_name(body["name"], message="'name' must be a non-empty string.")
     if "tags" in body or replace:
         # "Updating tags removes any existing tags": the list is replaced, never merged.
         instance.tags = clean_tags(body.get("tags"))
@@ -301,16 +335,43 @@ def instance_json(instance: SandboxInstance) -> dict[str, Any]:
     }
 
 
+def _entry(instance: SandboxInstance, key: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return {
+        "id": instance.configuration_ids.get(key, 0),
+        "key": key,
+        "propertyValue": None if value is None else str(value),
+    }
+
+
 def configuration_json(instance: SandboxInstance) -> list[dict[str, Any]]:
-    entries = []
-    for key, value in sorted(instance.masked_configuration().items()):
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        entries.append(
-            {
-                "id": instance.configuration_ids.get(key, 0),
-                "key": key,
-                "propertyValue": None if value is None else str(value),
-            }
-        )
-    return entries
+    """Every entry, the documented defaults included even when they were never sent."""
+    values = {**CONFIGURATION_DEFAULTS, **instance.masked_configuration()}
+    return [_entry(instance, key, value) for key, value in sorted(values.items())]
+
+
+def configuration_entry(instance: SandboxInstance, configuration_id: int) -> dict[str, Any]:
+    for entry in configuration_json(instance):
+        if entry["id"] == configuration_id:
+            return entry
+    raise ApiError(404, f"No configuration found with id {configuration_id}.")
+
+
+def update_configuration_entry(
+    instance: SandboxInstance, configuration_id: int, body: Any
+) -> dict[str, Any]:
+    """PATCH one entry: the GET's object with `propertyValue` changed, as a string (section 5)."""
+    entry = configuration_entry(instance, configuration_id)
+    if not isinstance(body, dict) or "propertyValue" not in body:
+        raise ApiError(400, "Missing required field: propertyValue.")
+    value = body["propertyValue"]
+    if value is not None and not isinstance(value, str | bool | int):
+        raise ApiError(400, "'propertyValue' must be a string.")
+    if value == MASKED:
+        raise ApiError(400, f"Configuration sent back with masked values: {entry['key']}.")
+    configuration = {**instance.full_configuration(), entry["key"]: value}
+    validate_configuration(configuration)
+    instance.set_configuration(configuration)
+    instance.save()
+    return configuration_entry(instance, configuration_id)

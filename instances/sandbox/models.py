@@ -14,6 +14,14 @@ from instances.parameters import MASKED, SECRET_PARAMETERS
 
 CODE_LIFETIME = timedelta(minutes=10)
 
+# Entries Cloud Elements reports in an instance's configuration even when they were not sent,
+# with their documented defaults (cloud-elements-api.md section 4, "Other configuration keys",
+# and the Dropbox parameter table: events default to false, null filtering to true).
+CONFIGURATION_DEFAULTS: dict[str, object] = {
+    "event.notification.enabled": False,
+    "filter.response.nulls": True,
+}
+
 
 class SandboxApp(models.Model):
     """A Dropbox app as registered in its App Console: key, secret and redirect URIs."""
@@ -64,6 +72,12 @@ class SandboxInstance(models.Model):
     configuration_ids = models.JSONField(default=dict)
     valid = models.BooleanField(default=True)
     disabled = models.BooleanField(default=False)
+    # Changes "in the connected Dropbox" that Cloud Elements has not fetched yet: Dropbox's
+    # own notification carries only account ids, so the details wait here (section 7).
+    pending_changes = models.JSONField(default=list)
+    # After the last failed retry "the event subscription is deactivated, and future events
+    # are queued" (section 6).
+    subscription_active = models.BooleanField(default=True)
     created_date = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -82,13 +96,18 @@ class SandboxInstance(models.Model):
             merged.update(json.loads(self.secret_configuration))
         return merged
 
+    @property
+    def dropbox_account(self) -> str:
+        """The Dropbox account behind this instance (one sandbox account per instance)."""
+        return f"dbid:sandbox-{self.id}"
+
     def set_configuration(self, values: dict[str, object]) -> None:
         plain = {k: v for k, v in values.items() if k not in SECRET_PARAMETERS}
         hidden = {k: v for k, v in values.items() if k in SECRET_PARAMETERS}
         self.configuration = plain
         self.secret_configuration = json.dumps(hidden) if hidden else ""
         next_id = max(self.configuration_ids.values(), default=0) + 1
-        for key in sorted(values):
+        for key in sorted({*values, *CONFIGURATION_DEFAULTS}):
             if key not in self.configuration_ids:
                 self.configuration_ids[key] = next_id
                 next_id += 1
@@ -126,3 +145,30 @@ class SandboxDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery {self.event_id} -> {self.status_code or self.error}"
+
+
+class SandboxEvent(models.Model):
+    """One event Cloud Elements recorded for an instance (the event log of section 5)."""
+
+    NEW = "NEW"
+    RECEIVED = "RECEIVED"
+    DISPATCHED = "DISPATCHED"
+    CONSUMED = "CONSUMED"
+    NOTIFIED = "NOTIFIED"
+    STATUSES = [(s, s) for s in (NEW, RECEIVED, DISPATCHED, CONSUMED, NOTIFIED)]
+
+    instance = models.ForeignKey(SandboxInstance, on_delete=models.CASCADE, related_name="events")
+    event_date = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=STATUSES, default=NEW)
+    provider_data = models.JSONField(default=dict)
+    notified_data = models.JSONField(null=True, blank=True)
+    # Failed notifications: how many attempts were made and when the next retry is due.
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    queued = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-event_date", "-id"]
+
+    def __str__(self) -> str:
+        return f"event {self.id} ({self.status})"

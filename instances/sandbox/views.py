@@ -28,8 +28,11 @@ from .models import SandboxApp, SandboxAuthCode, SandboxInstance
 DENIED_DESCRIPTION = "The user chose not to give your app access to their Dropbox account."
 
 
-def platform_api(*methods: str):
-    """Allow `methods`, check the `Authorization` header, answer errors in the documented JSON."""
+def platform_api(*methods: str, organization: bool = True):
+    """Allow `methods`, check the `Authorization` header, answer errors in the documented JSON.
+
+    The parsed header parts are left on `request.ce_auth` for views that need the Element token.
+    """
 
     def decorator(view):
         @csrf_exempt
@@ -40,7 +43,9 @@ def platform_api(*methods: str):
                 response["Allow"] = ", ".join(methods)
                 return response
             try:
-                api.check_authorization(request.headers.get("Authorization", ""))
+                request.ce_auth = api.check_authorization(
+                    request.headers.get("Authorization", ""), organization=organization
+                )
                 return view(request, *args, **kwargs)
             except api.ApiError as error:
                 return error.response()
@@ -75,9 +80,8 @@ def identity(request: HttpRequest) -> HttpResponse:
 
 @platform_api("GET")
 def oauth_url(request: HttpRequest, key: str) -> HttpResponse:
-    api.element_or_404(key)
+    key = api.element_key_or_404(key)
     params = {name: request.GET.get(name, "") for name in ("apiKey", "apiSecret", "callbackUrl")}
-    params["state"] = request.GET.get("state", "")
     missing = [name for name, value in params.items() if not value]
     if missing:
         raise api.ApiError(400, f"Missing required query parameter(s): {', '.join(missing)}.")
@@ -91,19 +95,18 @@ def oauth_url(request: HttpRequest, key: str) -> HttpResponse:
             "response_type": "code",
             "client_id": params["apiKey"],
             "redirect_uri": params["callbackUrl"],
-            "state": params["state"],
+            # `state` is "a customizable identifier" (section 3): passed on only when given.
+            **({"state": request.GET["state"]} if "state" in request.GET else {}),
         }
     )
     consent = request.build_absolute_uri(reverse("sandbox:authorize")) + "?" + query
     return JsonResponse({"element": key, "oauthUrl": consent})
 
 
-@platform_api("GET", "POST")
-def instances(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        instance = api.create(_json_body(request))
-        return JsonResponse(api.instance_json(instance))
+def _listing(request: HttpRequest, element_key: str | None = None) -> JsonResponse:
     found = SandboxInstance.objects.all()
+    if element_key:
+        found = found.filter(element_key=element_key)
     wanted_tags = request.GET.getlist("tags[]")
     search = request.GET.get("searchText", "").lower()
     rows = [
@@ -115,16 +118,29 @@ def instances(request: HttpRequest) -> HttpResponse:
     return JsonResponse(rows, safe=False)
 
 
-@platform_api("POST")
+@platform_api("GET", "POST", "PATCH")
+def instances(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        instance = api.create(_json_body(request))
+        return JsonResponse(api.instance_json(instance))
+    if request.method == "PATCH":
+        # The instance-token form: the instance comes from the `Element <token>` part.
+        found = api.instance_for_token(request.ce_auth)
+        found = api.update(found, _json_body(request), replace=False)
+        return JsonResponse(api.instance_json(found))
+    return _listing(request)
+
+
+@platform_api("GET", "POST")
 def element_instances(request: HttpRequest, key: str) -> HttpResponse:
-    api.element_or_404(key)
+    key = api.element_key_or_404(key)
+    if request.method == "GET":
+        return _listing(request, key)
     instance = api.create(_json_body(request), element_key=key)
     return JsonResponse(api.instance_json(instance))
 
 
-@platform_api("GET", "PATCH", "PUT", "DELETE")
-def instance(request: HttpRequest, instance_id: int) -> HttpResponse:
-    found = _instance_or_404(instance_id)
+def _instance_response(request: HttpRequest, found: SandboxInstance) -> HttpResponse:
     if request.method == "DELETE":
         found.delete()
         return HttpResponse(status=200)
@@ -133,9 +149,64 @@ def instance(request: HttpRequest, instance_id: int) -> HttpResponse:
     return JsonResponse(api.instance_json(found))
 
 
+@platform_api("GET", "PATCH", "PUT", "DELETE")
+def instance(request: HttpRequest, instance_id: int) -> HttpResponse:
+    return _instance_response(request, _instance_or_404(instance_id))
+
+
+@platform_api("GET", "PATCH", "PUT", "DELETE")
+def element_instance(request: HttpRequest, key: str, instance_id: int) -> HttpResponse:
+    key = api.element_key_or_404(key)
+    found = _instance_or_404(instance_id)
+    if found.element_key != key:
+        raise api.ApiError(404, f"No {key} instance found with id {instance_id}.")
+    return _instance_response(request, found)
+
+
 @platform_api("GET")
 def configuration(request: HttpRequest, instance_id: int) -> HttpResponse:
     return JsonResponse(api.configuration_json(_instance_or_404(instance_id)), safe=False)
+
+
+def _entry_response(request: HttpRequest, found: SandboxInstance, entry_id: int) -> HttpResponse:
+    if request.method == "PATCH":
+        entry = api.update_configuration_entry(found, entry_id, _json_body(request))
+    else:
+        entry = api.configuration_entry(found, entry_id)
+    return JsonResponse(entry)
+
+
+@platform_api("GET", "PATCH")
+def configuration_entry(request: HttpRequest, instance_id: int, entry_id: int) -> HttpResponse:
+    return _entry_response(request, _instance_or_404(instance_id), entry_id)
+
+
+@platform_api("GET")
+def token_configuration(request: HttpRequest) -> HttpResponse:
+    found = api.instance_for_token(request.ce_auth)
+    return JsonResponse(api.configuration_json(found), safe=False)
+
+
+@platform_api("GET", "PATCH")
+def token_configuration_entry(request: HttpRequest, entry_id: int) -> HttpResponse:
+    return _entry_response(request, api.instance_for_token(request.ce_auth), entry_id)
+
+
+def _set_enabled(request: HttpRequest, found: SandboxInstance) -> HttpResponse:
+    # PUT enables, DELETE disables; configuration and token are kept either way.
+    found.disabled = request.method == "DELETE"
+    found.save(update_fields=["disabled"])
+    return JsonResponse(api.instance_json(found))
+
+
+@platform_api("PUT", "DELETE")
+def enabled(request: HttpRequest, instance_id: int) -> HttpResponse:
+    return _set_enabled(request, _instance_or_404(instance_id))
+
+
+@platform_api("PUT", "DELETE")
+def token_enabled(request: HttpRequest) -> HttpResponse:
+    return _set_enabled(request, api.instance_for_token(request.ce_auth))
 
 
 @platform_api("GET", "POST", "PATCH", "PUT", "DELETE")
@@ -186,7 +257,11 @@ def _with_query(url: str, params: dict[str, str]) -> str:
 @staff_member_required
 @permission_required("instances.change_elementinstance", raise_exception=True)
 def simulate(request: HttpRequest, instance_id: int) -> HttpResponse:
-    """Stand in for a change in the connected Dropbox: Cloud Elements notifies the callback."""
+    """Stand in for a change in the connected Dropbox.
+
+    It goes the documented way: Dropbox posts to Cloud Elements' `/events/dropbox`, which
+    records an event per instance and notifies the callback (see delivery.py).
+    """
     instance = get_object_or_404(SandboxInstance, pk=instance_id)
     event_type = request.POST.get("event_type", "")
     path = request.POST.get("path", "").strip() or "/"
@@ -196,9 +271,8 @@ def simulate(request: HttpRequest, instance_id: int) -> HttpResponse:
         sent = delivery.deliver_change(instance, event_type=event_type, path=path)
         if sent is None:
             # Nothing happened: a warning, not a success.
-            messages.warning(
-                request, "Events are disabled for this instance, so nothing was delivered."
-            )
+            reason = "This instance is disabled" if instance.disabled else "Events are disabled"
+            messages.warning(request, f"{reason}, so nothing was delivered.")
         elif sent.status_code and 200 <= sent.status_code < 300:
             messages.success(
                 request, f"Delivered {event_type} {path}; the callback answered {sent.status_code}."
