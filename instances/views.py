@@ -7,25 +7,25 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from . import charts, draft_views, drafts, services
+from . import charts, draft_views, drafts, keyset, search, services
 from . import cloud_elements as ce
 from .forms import InstanceFilterForm, InstanceForm, SettingsForm
-from .models import ElementInstance, Tag
+from .models import ElementInstance
 from .pages import page
 
 PAGE_SIZE = 50
 EVENTS_PAGE_SIZE = 25
+# The list says how many instances match up to this many, then "1000+" (no full COUNT).
+LIST_COUNT_CAP = 1000
 can_add = permission_required("instances.add_elementinstance", raise_exception=True)
 can_change = permission_required("instances.change_elementinstance", raise_exception=True)
 
@@ -45,23 +45,25 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @staff_member_required
 def index(request: HttpRequest) -> HttpResponse:
     filters = InstanceFilterForm(request.GET)
-    instances = filters.filter(
-        ElementInstance.objects.select_related("webhook", "created_by")
+    matching = filters.filter(ElementInstance.objects.all())
+    instances = (
+        matching.select_related("webhook", "created_by")
         .prefetch_related("tags")
-        .annotate(last_event_at=Max("events__received_at"))
-        # An aggregate drops Meta.ordering; pagination needs a stable order.
-        .order_by("-created_at", "-id")
+        .annotate(last_event_at=charts.last_event_at())
     )
-    page_obj = Paginator(instances, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    keep = {k: v for k, v in request.GET.lists() if k not in keyset.PARAMETERS}
+    page_obj = keyset.paginate(
+        instances, request.GET, size=PAGE_SIZE, time_field="created_at", keep=keep
+    )
     context = {
         "title": "Instances",
         "page_obj": page_obj,
+        "matched": keyset.capped_count(matching, LIST_COUNT_CAP),
+        "count_cap": LIST_COUNT_CAP,
         "filters": filters,
-        "query": query.urlencode(),
+        "query": urlencode(keep, doseq=True),
         "here": request.get_full_path(),
-        "tags": Tag.objects.filter(instances__isnull=False).distinct(),
+        "tags": search.tags_in_use(),
     }
     return page(request, "instances/index.html", context)
 
@@ -72,14 +74,21 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
         ElementInstance.objects.select_related("webhook", "created_by").prefetch_related("tags"),
         uuid=uuid,
     )
+    rollup = charts.daily_counts(instance)
     context = {
         "title": instance.name,
         "instance": instance,
         "audit": instance.audit_entries.select_related("actor")[:50],
-        "events": Paginator(instance.events.all(), EVENTS_PAGE_SIZE).get_page(
-            request.GET.get("events_page")
+        "events": keyset.paginate(
+            instance.events.all(),
+            request.GET,
+            size=EVENTS_PAGE_SIZE,
+            time_field="received_at",
+            prefix="events_",
+            fragment="#events",
         ),
-        "chart": charts.deliveries_per_day(instance),
+        "events_total": sum(rollup.values()),
+        "chart": charts.deliveries_per_day(rollup),
         "chart_width": charts.chart_width(),
         "chart_height": charts.CHART_HEIGHT,
         "bar_width": charts.BAR_WIDTH,

@@ -23,7 +23,7 @@ from datetime import timedelta
 import pytest
 import requests
 from django.conf import settings as django_settings
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -749,17 +749,23 @@ def test_it_makes_no_outbound_request_while_receiving(client, instance, monkeypa
     assert EventNotification.objects.count() == 1
 
 
-def test_a_database_failure_while_storing_answers_503(client, instance, monkeypatch):
-    def fail(**kwargs):
-        raise OperationalError("server closed the connection unexpectedly")
+def failing_event_inserts(message: str):
+    """A database that refuses to store events (the fault injected at the driver's seam)."""
 
-    monkeypatch.setattr(EventNotification.objects, "create", fail)
+    def execute(run, sql, params, many, context):
+        if sql.lstrip().startswith(("INSERT", "WITH")) and "instances_eventnotification" in sql:
+            raise OperationalError(message)
+        return run(sql, params, many, context)
 
-    response = deliver(client, instance, message_body("evt-db-down"))
+    return connection.execute_wrapper(execute)
+
+
+def test_a_database_failure_while_storing_answers_503(client, instance):
+    with failing_event_inserts("server closed the connection unexpectedly"):
+        response = deliver(client, instance, message_body("evt-db-down"))
 
     assert response.status_code == 503
     assert response.json() == {"error": "Try again later."}
-    monkeypatch.undo()
     assert not EventNotification.objects.exists()
 
 
@@ -776,15 +782,11 @@ def test_a_database_failure_while_finding_the_instance_answers_503(client, insta
     assert not EventNotification.objects.exists()
 
 
-def test_after_a_503_the_retry_is_stored(client, instance, monkeypatch):
+def test_after_a_503_the_retry_is_stored(client, instance):
     body = message_body("evt-retry-after-503")
 
-    def fail(**kwargs):
-        raise OperationalError("database is locked")
-
-    monkeypatch.setattr(EventNotification.objects, "create", fail)
-    first = deliver(client, instance, body)
-    monkeypatch.undo()
+    with failing_event_inserts("database is locked"):
+        first = deliver(client, instance, body)
     retry = deliver(client, instance, body)
 
     assert (first.status_code, retry.status_code) == (503, 200)
