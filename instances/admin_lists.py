@@ -18,8 +18,9 @@ from django.utils.functional import cached_property
 from . import parameters, search
 from .models import ElementInstance, Tag
 
-# Below this many rows (by the planner's estimate) the paginator counts exactly.
-EXACT_COUNT_BELOW = 10_000
+# Below this many rows (by the planner's estimate) the paginator counts exactly: counting a
+# thousand rows is cheap, counting a hundred thousand is not.
+EXACT_COUNT_BELOW = 1_000
 # Deepest page the admin links to: OFFSET stays small (keyset paging is the dashboard's).
 MAX_PAGES = 100
 # Event types Cloud Elements sends (normalised), plus the receiver's own labels.

@@ -116,8 +116,3 @@ def paginate(
         page.older_url = link(**{older_key: cursor(rows[-1], time_field)})
         page.oldest_url = link(**{oldest_key: 1})
     return page
-
-
-def capped_count(queryset: QuerySet, cap: int) -> int:
-    """How many rows match, counting no further than `cap` + 1 (read as "more than cap")."""
-    return queryset.order_by().values("pk")[: cap + 1].count()

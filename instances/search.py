@@ -30,11 +30,16 @@ def search(queryset: QuerySet, term: str) -> QuerySet:
     if not term:
         return queryset
     by_name = ElementInstance.objects.filter(name__icontains=term).values("pk").order_by()
-    by_tag = TagLink.objects.filter(tag__name__iexact=term).values("elementinstance_id").order_by()
-    matches = [by_tag]
+    matches = []
+    # The tag is looked up first (a unique index): with its id as a constant, the planner
+    # knows how many instances carry it, instead of assuming an average tag's share and
+    # choosing to read the whole table.
+    tag_id = Tag.objects.filter(name__iexact=term).values_list("pk", flat=True).first()
+    if tag_id is not None:
+        matches.append(TagLink.objects.filter(tag_id=tag_id).values("elementinstance_id"))
     if term.isascii() and term.isdigit() and len(term) <= 18:
         matches.append(ElementInstance.objects.filter(remote_id=int(term)).values("pk").order_by())
-    return queryset.filter(pk__in=by_name.union(*matches))
+    return queryset.filter(pk__in=by_name.union(*matches) if matches else by_name)
 
 
 def tags_in_use() -> QuerySet:

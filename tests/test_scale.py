@@ -27,8 +27,7 @@ KEY = "scale-signing-key-0123456789"
 INDEX = reverse("instances:index")
 ADMIN_INSTANCES = reverse("admin:instances_elementinstance_changelist")
 ADMIN_EVENTS = reverse("admin:instances_eventnotification_changelist")
-# What makes a page's cost grow with the table (COUNT is checked separately: a capped one is
-# a subquery with LIMIT).
+# What makes a page's cost grow with the table (COUNT is checked separately).
 GROWING = re.compile(r"\bGROUP BY\b|\bDISTINCT\b|\bOFFSET\b", re.I)
 
 

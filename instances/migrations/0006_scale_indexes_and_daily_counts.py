@@ -38,14 +38,15 @@ def backfill_daily_counts(apps, schema_editor):
 
 
 def add_trigram_index(apps, schema_editor):
-    # Search by name is `ILIKE '%term%'`: on PostgreSQL a trigram index serves it; SQLite
-    # (the embedded default) has no such index and scans, which is fine at its size.
+    # Search by name is `name__icontains`, which Django writes on PostgreSQL as
+    # `UPPER(name::text) LIKE UPPER('%term%')`: a trigram index on that very expression serves
+    # it. SQLite (the embedded default) has no such index and scans, fine at its size.
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     schema_editor.execute(
         "CREATE INDEX IF NOT EXISTS instance_name_trgm "
-        "ON instances_elementinstance USING gin (name gin_trgm_ops)"
+        "ON instances_elementinstance USING gin ((UPPER(name::text)) gin_trgm_ops)"
     )
 
 
