@@ -17,7 +17,8 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .models import EventNotification
+from .fields import decrypt
+from .models import ElementInstance, EventNotification, WebhookSettings
 
 # The columns a delivery fills, besides instance_id and received_at.
 FIELDS = (
@@ -31,6 +32,70 @@ FIELDS = (
     "events",
     "body",
 )
+
+
+# The receiver's read: the instance and its keys, nothing else (no encrypted instance column,
+# no ORDER BY). Raw SQL on PostgreSQL: the ORM's compiling and model machinery cost more CPU
+# than the query itself (about 0.8 ms of 1.1 ms per delivery, measured).
+POSTGRESQL_LOOKUP = """
+    SELECT i.id, i.uuid, i.status, i.remote_id, w.id, w.enabled, w.signature_key,
+           w.previous_signature_key, w.previous_signature_key_expires_at
+    FROM instances_elementinstance i
+    JOIN instances_webhooksettings w ON w.instance_id = i.id
+    WHERE i.uuid = %s AND i.status <> 'deleted'
+"""
+RECEIVER_COLUMNS = (
+    "uuid",
+    "status",
+    "remote_id",
+    "webhook__enabled",
+    "webhook__signature_key",
+    "webhook__previous_signature_key",
+    "webhook__previous_signature_key_expires_at",
+)
+
+
+def find_receiving_instance(uuid) -> ElementInstance | None:
+    """The (not deleted) instance a delivery is addressed to, with its webhook settings.
+
+    Only the columns the receiver reads are loaded (others load on access, one query each).
+    """
+    if connection.vendor != "postgresql":
+        rows = (
+            ElementInstance.objects.select_related("webhook")
+            .only(*RECEIVER_COLUMNS)
+            .exclude(status=ElementInstance.Status.DELETED)
+            .filter(uuid=uuid)
+            .order_by()[:1]
+        )
+        return next(iter(rows), None)
+    with connection.cursor() as cursor:
+        cursor.execute(POSTGRESQL_LOOKUP, [uuid])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    alias = connection.alias
+    instance = ElementInstance.from_db(alias, ["id", "uuid", "status", "remote_id"], row[:4])
+    webhook = WebhookSettings.from_db(
+        alias,
+        [
+            "id",
+            "instance_id",
+            "enabled",
+            "signature_key",
+            "previous_signature_key",
+            "previous_signature_key_expires_at",
+        ],
+        [row[4], row[0], row[5], _plain(row[6]), _plain(row[7]), row[8]],
+    )
+    # As select_related would: instance.webhook and webhook.instance without a query.
+    instance._state.fields_cache["webhook"] = webhook
+    webhook._state.fields_cache["instance"] = instance
+    return instance
+
+
+def _plain(token: str | None) -> str | None:
+    return decrypt(token) if token else token
 
 
 def store_delivery(

@@ -62,13 +62,25 @@ def paginate(
     prefix: str = "",
     keep: dict | None = None,
     fragment: str = "",
+    ids_first: bool = False,
 ) -> KeysetPage:
     """One page of `queryset`, newest first, from the request's `params` (GET).
 
     `keep` holds the other query parameters (filters) that every link carries; `prefix`
-    names the paging parameters when a page holds more than one list.
+    names the paging parameters when a page holds more than one list. `ids_first` reads the
+    page's ids before the rows (one more query, for joined and searched lists).
     """
     older_key, newer_key, oldest_key = f"{prefix}older", f"{prefix}newer", f"{prefix}oldest"
+
+    def fetch(rows: QuerySet, order: tuple[str, str]) -> list:
+        if not ids_first:
+            return list(rows.order_by(*order)[: size + 1])
+        # First the page's ids, from the filtered table alone (the planner then picks the
+        # index for the order, or the few matches of a search, never a join of everything),
+        # then those rows with their joins and annotations.
+        ids = list(rows.order_by(*order).values_list("pk", flat=True)[: size + 1])
+        return list(queryset.filter(pk__in=ids).order_by(*order))
+
     descending = (f"-{time_field}", "-pk")
     ascending = (time_field, "pk")
     older = parse_cursor(params.get(older_key))
@@ -80,7 +92,7 @@ def paginate(
         before = Q(**{f"{time_field}__lte": moment}) & (
             Q(**{f"{time_field}__lt": moment}) | Q(pk__lt=pk)
         )
-        rows = list(queryset.filter(before).order_by(*descending)[: size + 1])
+        rows = fetch(queryset.filter(before), descending)
         at_oldest = len(rows) <= size
         rows = rows[:size]
     elif newer:
@@ -88,17 +100,17 @@ def paginate(
         after = Q(**{f"{time_field}__gte": moment}) & (
             Q(**{f"{time_field}__gt": moment}) | Q(pk__gt=pk)
         )
-        rows = list(queryset.filter(after).order_by(*ascending)[: size + 1])
+        rows = fetch(queryset.filter(after), ascending)
         # Near the newest rows the page may be short: never repeat a row to fill it.
         at_newest = len(rows) <= size
         rows = rows[:size][::-1]
     elif params.get(oldest_key):
-        rows = list(queryset.order_by(*ascending)[: size + 1])
+        rows = fetch(queryset, ascending)
         at_oldest = True
         at_newest = len(rows) <= size
         rows = rows[:size][::-1]
     else:
-        rows = list(queryset.order_by(*descending)[: size + 1])
+        rows = fetch(queryset, descending)
         at_newest = True
         at_oldest = len(rows) <= size
         rows = rows[:size]

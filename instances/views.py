@@ -51,7 +51,7 @@ def index(request: HttpRequest) -> HttpResponse:
     )
     keep = {k: v for k, v in request.GET.lists() if k not in keyset.PARAMETERS}
     page_obj = keyset.paginate(
-        instances, request.GET, size=PAGE_SIZE, time_field="created_at", keep=keep
+        instances, request.GET, size=PAGE_SIZE, time_field="created_at", keep=keep, ids_first=True
     )
     context = {
         "title": "Instances",

@@ -141,28 +141,10 @@ def receive(request: HttpRequest, uuid) -> HttpResponse:
 def find_instance(uuid) -> ElementInstance | None:
     """The instance a delivery is addressed to, with only what the receiver reads.
 
-    One query, the first of the two round trips a delivery may cost: no ORDER BY (`first()`
-    would add one) and none of the instance's encrypted columns (each would be decrypted).
+    One query, the first of the two round trips a delivery may cost: no ORDER BY and none of
+    the instance's encrypted columns (each would be decrypted).
     """
-    rows = (
-        ElementInstance.objects.select_related("webhook")
-        .only(*RECEIVER_COLUMNS)
-        .exclude(status=ElementInstance.Status.DELETED)
-        .filter(uuid=uuid)
-        .order_by()[:1]
-    )
-    return next(iter(rows), None)
-
-
-RECEIVER_COLUMNS = (
-    "uuid",
-    "status",
-    "remote_id",
-    "webhook__enabled",
-    "webhook__signature_key",
-    "webhook__previous_signature_key",
-    "webhook__previous_signature_key_expires_at",
-)
+    return ingest.find_receiving_instance(uuid)
 
 
 def _store(instance, notification: Notification, body: bytes, signature: str, headers):

@@ -769,16 +769,16 @@ def test_a_database_failure_while_storing_answers_503(client, instance):
     assert not EventNotification.objects.exists()
 
 
-def test_a_database_failure_while_finding_the_instance_answers_503(client, instance, monkeypatch):
-    def fail(*args, **kwargs):
-        raise OperationalError("could not connect to server")
+def test_a_database_failure_while_finding_the_instance_answers_503(client, instance):
+    def fail_lookups(run, sql, params, many, context):
+        if sql.lstrip().startswith("SELECT") and "instances_elementinstance" in sql:
+            raise OperationalError("could not connect to server")
+        return run(sql, params, many, context)
 
-    monkeypatch.setattr(ElementInstance.objects, "select_related", fail)
-
-    response = deliver(client, instance, message_body("evt-db-down"))
+    with connection.execute_wrapper(fail_lookups):
+        response = deliver(client, instance, message_body("evt-db-down"))
 
     assert response.status_code == 503
-    monkeypatch.undo()
     assert not EventNotification.objects.exists()
 
 
