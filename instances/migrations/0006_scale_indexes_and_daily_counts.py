@@ -94,6 +94,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterField(
             model_name="eventnotification",
+            name="event_type",
+            field=models.CharField(blank=True, max_length=32),
+        ),
+        migrations.AlterField(
+            model_name="eventnotification",
             name="received_at",
             field=models.DateTimeField(default=django.utils.timezone.now),
         ),
