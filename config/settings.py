@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from cryptography.fernet import Fernet
@@ -32,17 +34,26 @@ if not SECRET_KEY:
     SECRET_KEY = "dev-only-" + "not-secret-" * 5
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-
 # Public base URL of this dashboard. The OAuth callback URL and the webhook receiver URLs sent
-# to Cloud Elements are built from it, never from the request's Host header.
+# to Cloud Elements are built from it, never from the request's Host header. `make run` sets it
+# from HOST and PORT.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 if not DEBUG and not SITE_URL.startswith("https://"):
     raise ImproperlyConfigured(
         "SITE_URL must be this dashboard's public https:// address when DEBUG is off: the OAuth "
         "callback and webhook URLs sent to Cloud Elements are built from it."
     )
+_SITE = urlsplit(SITE_URL)
+SITE_ORIGIN = f"{_SITE.scheme}://{_SITE.netloc}"
+
+_SITE_HOST = _SITE.hostname or "127.0.0.1"
+if ":" in _SITE_HOST:
+    _SITE_HOST = f"[{_SITE_HOST}]"
+# The loopback names, and SITE_URL's own host (e.g. `make run HOST=dashboard.local`).
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=list(dict.fromkeys(["127.0.0.1", "localhost", "[::1]", _SITE_HOST]))
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -50,10 +61,16 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before whitenoise: its runserver command (instances/management/commands/runserver.py)
+    # wraps whitenoise's, and the first app providing a command wins.
+    "instances",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "csp",
-    "instances",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "instances.sandbox",
 ]
 
@@ -61,12 +78,20 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
+    "instances.hosts.CanonicalHostMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication, before the two-factor middleware, so that it also marks what they
+    # answer: answers to a signed-in user get Cache-Control: no-store, private.
+    "instances.middleware.NoStoreForSignedInMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "instances.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it turns the login form's refusal of a locked-out client into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -148,6 +173,40 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
 # Sudo mode: revealing a secret asks for the password again unless it was confirmed within
 # this many seconds (the way GitHub does).
 SUDO_WINDOW_SECONDS = env.int("SUDO_WINDOW_SECONDS", default=10 * 60)
+# A password change changes the session auth hash, which signs out every other session of the
+# user (the session that made the change is kept by update_session_auth_hash).
+
+# Login throttling (django-axes): the backend refuses a locked-out client before any password
+# check. Failures are counted per user name AND client address together, so that guessing at the
+# operators' names from one address cannot lock them out from everywhere else.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+_lockout_minutes = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=_lockout_minutes)
+if AXES_FAILURE_LIMIT < 1 or _lockout_minutes < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES must be positive.")
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "instances.accounts.throttle.locked_out"
+AXES_CLIENT_IP_CALLABLE = "instances.accounts.throttle.client_address"
+# How many proxies in front of the server append the client's address to X-Forwarded-For.
+# 0 (the default): the header is ignored, since any client can send it; the address is
+# REMOTE_ADDR. N: the address is the N-th entry from the right, the one the outermost trusted
+# proxy saw (entries further left were written by the client and may be forged).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+
+# Two-factor authentication (django-otp): TOTP authenticators with single-use recovery codes.
+# REQUIRE_TWO_FACTOR sends every signed-in staff user without an authenticator to enrolment.
+REQUIRE_TWO_FACTOR = env.bool("REQUIRE_TWO_FACTOR", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Cloud Elements instances")
+# The admin's device pages must not show TOTP seeds or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Security (production values whenever DEBUG is off) ----------------------------------------
 
@@ -235,6 +294,12 @@ for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
 # Unset means the embedded sandbox answers in Cloud Elements' place, under /sandbox/.
 CLOUD_ELEMENTS_BASE_URL = env.str("CLOUD_ELEMENTS_BASE_URL", default="").rstrip("/")
 CLOUD_ELEMENTS_SANDBOX = not CLOUD_ELEMENTS_BASE_URL
+if CLOUD_ELEMENTS_BASE_URL and not DEBUG and urlsplit(CLOUD_ELEMENTS_BASE_URL).scheme != "https":
+    # Every call carries the User and Organization secrets, and answers carry instance tokens.
+    raise ImproperlyConfigured(
+        "CLOUD_ELEMENTS_BASE_URL must be an https:// address when DEBUG is off: every call "
+        "carries the Cloud Elements secrets and instance tokens."
+    )
 CLOUD_ELEMENTS_USER_SECRET = env.str("CLOUD_ELEMENTS_USER_SECRET", default="")
 CLOUD_ELEMENTS_ORGANIZATION_SECRET = env.str("CLOUD_ELEMENTS_ORGANIZATION_SECRET", default="")
 if CLOUD_ELEMENTS_SANDBOX and not DEBUG:
@@ -261,6 +326,10 @@ elif not (CLOUD_ELEMENTS_USER_SECRET and CLOUD_ELEMENTS_ORGANIZATION_SECRET):
         "CLOUD_ELEMENTS_USER_SECRET and CLOUD_ELEMENTS_ORGANIZATION_SECRET must be set "
         "when CLOUD_ELEMENTS_BASE_URL is set."
     )
+if CLOUD_ELEMENTS_SANDBOX:
+    # The sandbox's consent screen is served at SITE_URL, which is `self` only when the browser
+    # uses that very host name: allow it by name so a create never stops at a blocked redirect.
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(SITE_ORIGIN)
 # Seconds to connect and to wait for an answer: "3.05,15", or one number for both.
 try:
     _timeouts = [float(t) for t in env.list("CLOUD_ELEMENTS_TIMEOUT", default=["3.05", "15"])]
@@ -269,6 +338,24 @@ except ValueError:
 if len(_timeouts) not in (1, 2) or min(_timeouts) <= 0:
     raise ImproperlyConfigured("CLOUD_ELEMENTS_TIMEOUT must be one or two positive numbers.")
 CLOUD_ELEMENTS_TIMEOUT = (_timeouts[0], _timeouts[-1])
+
+# --- Consent links -------------------------------------------------------------------------------
+
+# How long a consent link sent to a Dropbox account's owner stays usable, and who the owner's
+# page says is asking.
+CONSENT_LINK_DAYS = env.int("CONSENT_LINK_DAYS", default=7)
+if CONSENT_LINK_DAYS < 1:
+    raise ImproperlyConfigured("CONSENT_LINK_DAYS must be 1 or more.")
+CONSENT_ORGANIZATION_NAME = env.str("CONSENT_ORGANIZATION_NAME", default="Your administrator")
+# Requests per minute and client address on the link pages (/connect/...); more get 429.
+CONSENT_LINK_RATE_LIMIT = env.int("CONSENT_LINK_RATE_LIMIT", default=30)
+if CONSENT_LINK_RATE_LIMIT < 1:
+    raise ImproperlyConfigured("CONSENT_LINK_RATE_LIMIT must be 1 or more.")
+
+# The rate limit counts in Django's cache. The default, local memory, is per process: with
+# several server processes, set a shared cache, e.g. CACHE_URL=dbcache://django_cache (after
+# `manage.py createcachetable`) or CACHE_URL=redis://127.0.0.1:6379/1 (needs the redis package).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # --- Internationalisation, static files ---------------------------------------------------------
 
@@ -306,6 +393,8 @@ LOGGING = {
         # urllib3 logs full request lines (even its retry warnings), and the OAuth URL call
         # carries apiSecret in its query string.
         "urllib3": {"level": "ERROR"},
+        # django-axes logs every login at INFO; failures and lock-outs are WARNINGs.
+        "axes": {"level": "WARNING"},
         "django.db.backends": {"level": "INFO"},
         # The development server logs request lines, whose query strings carry secrets
         # (the sandbox's oauth/url apiSecret, OAuth codes and states): filter them too.

@@ -13,6 +13,7 @@ from . import admin_lists, search, services
 from . import cloud_elements as ce
 from .drafts import EDITABLE
 from .models import AuditEntry, ElementInstance, EventNotification, Tag, WebhookSettings
+from .views import events_error_message
 
 # Statuses the dashboard's Edit page accepts: drafts (saved here) and active instances.
 EDITABLE_HERE = {*EDITABLE, ElementInstance.Status.ACTIVE}
@@ -168,9 +169,7 @@ class ElementInstanceAdmin(admin.ModelAdmin):
             try:
                 services.set_events(instance=instance, enabled=enabled, actor=request.user)
             except (ce.CloudElementsError, services.ActionError) as error:
-                self.message_user(
-                    request, f"{instance}: events unchanged. {error.message}", messages.ERROR
-                )
+                self.message_user(request, events_error_message(instance, error), messages.ERROR)
             else:
                 self.message_user(request, f"{instance}: events turned {state}.", messages.SUCCESS)
 

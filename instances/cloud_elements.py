@@ -6,7 +6,9 @@ the embedded sandbox at SITE_URL + /sandbox/elements/api-v2 when that is unset.
 
 from __future__ import annotations
 
+import hmac
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,11 +26,15 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from .hosts import sandbox_proof
 from .parameters import MASKED
 
 logger = logging.getLogger(__name__)
 
 SANDBOX_API_PATH = "/sandbox/elements/api-v2"
+SANDBOX_IDENTITY_PATH = "/sandbox/identity"
+# SITE_URLs whose sandbox proved to be this server (see _check_sandbox).
+_verified_sandboxes: set[str] = set()
 
 
 # --- Errors ----------------------------------------------------------------------------------
@@ -102,6 +108,17 @@ class CloudElementsBadRequestError(CloudElementsError):
 
 class CloudElementsBadResponseError(CloudElementsError):
     default_message = "Cloud Elements answered with something that is not the expected JSON."
+
+
+class CloudElementsUnconfirmedError(CloudElementsBadResponseError):
+    """A change answered 2xx with a body that cannot be read (a proxy's HTML page, a truncated
+    body, JSON without the instance): the change may well have been made."""
+
+    ambiguous = True
+    default_message = (
+        "Cloud Elements accepted the request, but its answer could not be read, so the change "
+        "may have been made."
+    )
 
 
 _ERROR_BY_STATUS: dict[int, type[CloudElementsError]] = {
@@ -241,8 +258,40 @@ def _headers() -> dict[str, str]:
     }
 
 
+def _check_sandbox() -> None:
+    """In sandbox mode, make sure SITE_URL is this server before any secret is sent there.
+
+    A dashboard started on another port than SITE_URL's would otherwise send the OAuth app
+    secret and the Authorization header to whatever listens at SITE_URL.
+    """
+    site = settings.SITE_URL
+    if settings.CLOUD_ELEMENTS_BASE_URL or site in _verified_sandboxes:
+        return
+    nonce = secrets.token_urlsafe(24)
+    started = time.monotonic()
+    try:
+        response = _get_session().get(
+            site + SANDBOX_IDENTITY_PATH,
+            params={"nonce": nonce},
+            timeout=settings.CLOUD_ELEMENTS_TIMEOUT,
+            allow_redirects=False,
+        )
+        _log("GET", SANDBOX_IDENTITY_PATH, response.status_code, started)
+        proof = str(response.json().get("proof", "")) if response.status_code == 200 else ""
+    except (requests.RequestException, ValueError, AttributeError) as exc:
+        _log("GET", SANDBOX_IDENTITY_PATH, type(exc).__name__, started)
+        proof = ""
+    if not hmac.compare_digest(proof, sandbox_proof(nonce)):
+        raise CloudElementsConnectionError(
+            f"The sandbox at SITE_URL ({site}) did not answer as this dashboard, so nothing was "
+            "sent to it. Serve the dashboard at SITE_URL (`make run HOST=… PORT=…` sets it)."
+        )
+    _verified_sandboxes.add(site)
+
+
 @sensitive_variables("params", "json")
 def _request(method: str, path: str, *, params=None, json=None) -> Any:
+    _check_sandbox()
     url = base_url() + path
     started = time.monotonic()
     try:
@@ -260,7 +309,10 @@ def _request(method: str, path: str, *, params=None, json=None) -> Any:
         _log(method, path, type(error).__name__, started)
         raise error from None
     _log(method, path, response.status_code, started)
-    return _parse(response)
+    try:
+        return _parse(response)
+    except CloudElementsBadResponseError as error:
+        raise _unconfirmed(method, error) from None
 
 
 def _transport_error(exc: requests.RequestException) -> CloudElementsError:
@@ -269,14 +321,22 @@ def _transport_error(exc: requests.RequestException) -> CloudElementsError:
     if isinstance(reason, MaxRetryError):
         # Retried GETs end here; the last attempt's cause decides.
         reason = reason.reason
+    # urllib3 2.x makes NewConnectionError (and NameResolutionError) subclasses of
+    # ConnectTimeoutError: the specific classes come first, or a refusal reads as a timeout.
+    if isinstance(reason, NameResolutionError):
+        return CloudElementsConnectionError(
+            "Cloud Elements could not be reached (its host name could not be resolved); check "
+            "CLOUD_ELEMENTS_BASE_URL."
+        )
+    if isinstance(reason, NewConnectionError):
+        why = "connection refused" if "refused" in str(reason).lower() else "no connection"
+        return CloudElementsConnectionError(f"Cloud Elements could not be reached ({why}).")
     if isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError):
         return CloudElementsConnectionError(
             "Cloud Elements could not be reached (connection timed out)."
         )
     if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError):
         return CloudElementsTimeoutError()
-    if isinstance(reason, NewConnectionError | NameResolutionError):
-        return CloudElementsConnectionError()
     if isinstance(
         exc,
         requests.ConnectionError
@@ -315,6 +375,13 @@ def _parse(response: requests.Response) -> Any:
     raise _error_for(response.status_code, body if isinstance(body, dict) else {})
 
 
+def _unconfirmed(method: str, error: CloudElementsBadResponseError) -> CloudElementsError:
+    """A 2xx to anything but GET that cannot be read is ambiguous: it may have happened."""
+    if method == "GET" or error.ambiguous or not (200 <= (error.status or 0) < 300):
+        return error
+    return CloudElementsUnconfirmedError(status=error.status)
+
+
 def _error_for(status: int, body: dict[str, Any]) -> CloudElementsError:
     if status >= 500:
         error_class: type[CloudElementsError] = CloudElementsServerError
@@ -340,6 +407,16 @@ def _error_for(status: int, body: dict[str, Any]) -> CloudElementsError:
 
 def _instance(data: Any) -> Instance:
     return Instance.from_json(data)
+
+
+@sensitive_variables("json", "data")
+def _changed_instance(method: str, path: str, *, json: dict[str, Any]) -> Instance:
+    """Send a change; an answer without a readable instance means "it may have happened"."""
+    data = _request(method, path, json=json)
+    try:
+        return Instance.from_json(data)
+    except CloudElementsBadResponseError:
+        raise CloudElementsUnconfirmedError(status=200) from None
 
 
 # --- Operations ----------------------------------------------------------------------------
@@ -371,7 +448,7 @@ def create_instance(payload: dict[str, Any]) -> Instance:
 
     Reference: cloud-elements-api.md section 4, POST /instances
     """
-    return _instance(_request("POST", "/instances", json=payload))
+    return _changed_instance("POST", "/instances", json=payload)
 
 
 def get_instance(instance_id: int) -> Instance:
@@ -403,7 +480,7 @@ def update_instance(instance_id: int, changes: dict[str, Any]) -> Instance:
 
     Reference: cloud-elements-api.md section 5, PATCH /instances/{id}
     """
-    return _instance(_request("PATCH", f"/instances/{int(instance_id)}", json=changes))
+    return _changed_instance("PATCH", f"/instances/{int(instance_id)}", json=changes)
 
 
 def replace_instance(instance_id: int, payload: dict[str, Any]) -> Instance:
@@ -411,7 +488,7 @@ def replace_instance(instance_id: int, payload: dict[str, Any]) -> Instance:
 
     Reference: cloud-elements-api.md section 5, PUT /instances/{id}
     """
-    return _instance(_request("PUT", f"/instances/{int(instance_id)}", json=payload))
+    return _changed_instance("PUT", f"/instances/{int(instance_id)}", json=payload)
 
 
 def delete_instance(instance_id: int) -> None:

@@ -58,6 +58,14 @@ class ParameterMixin:
         field.help_text = spec.description if spec else field.help_text
         field.api_name = parameter
         field.optional = bool(spec and spec.optional)
+        # Shown beside the label; fields required only in some cases say which.
+        field.required_note = "Required" if field.required else ""
+
+    def secrets_not_kept(self) -> list[str]:
+        """Names of secret fields that were filled in but are not sent back (never rendered)."""
+        if not self.is_bound:
+            return []
+        return [name for name in getattr(self, "SECRET_FIELDS", ()) if self.data.get(name)]
 
 
 class InstanceForm(ParameterMixin, forms.Form):
@@ -121,6 +129,10 @@ class InstanceForm(ParameterMixin, forms.Form):
             f"it is sent as {parameters.API_KEY_PARAMETER}."
         )
         self.fields["tags"].help_text += " Separate tags with commas or new lines."
+        for name in self.OAUTH_FIELDS:
+            self.fields[name].required_note = "Required for oauth2"
+        self.fields["api_key"].required_note = "Required for apiKey"
+        self.fields["event_callback_url"].required_note = "Required with Events Enabled"
         if not self.is_bound:
             new_uuid = uuid.uuid4()
             self.initial.setdefault("instance_uuid", new_uuid)
@@ -179,11 +191,7 @@ class InstanceForm(ParameterMixin, forms.Form):
 
     def secrets_to_retype(self) -> list[str]:
         """Labels of secrets the browser must send again (they are never rendered back)."""
-        return [
-            str(self.fields[name].label)
-            for name in self.SECRET_FIELDS
-            if self.is_bound and self.data.get(name)
-        ]
+        return [str(self.fields[name].label) for name in self.secrets_not_kept()]
 
 
 class DraftForm(InstanceForm):
@@ -242,6 +250,8 @@ class SettingsForm(ParameterMixin, forms.Form):
         ),
     )
 
+    SECRET_FIELDS = ("new_signature_key",)
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.documented("name", "name")
@@ -295,3 +305,29 @@ class InstanceFilterForm(forms.Form):
         if data["q"]:
             queryset = search.search(queryset, data["q"])
         return queryset
+
+
+class ConsentLinkForm(forms.Form):
+    """What the operator may add to a consent link; every field is optional."""
+
+    note = forms.CharField(
+        label="For",
+        max_length=200,
+        required=False,
+        help_text="Who the link is for (an e-mail address or a customer name), for your "
+        "reference only; the owner never sees it.",
+    )
+    success_url = forms.CharField(
+        label="After consent, send the owner to",
+        max_length=500,
+        required=False,
+        validators=[validate_callback_url],
+        help_text="Optional https:// address; without it the owner reads “Connected”.",
+    )
+    error_url = forms.CharField(
+        label="After a refusal, send the owner to",
+        max_length=500,
+        required=False,
+        validators=[validate_callback_url],
+        help_text="Optional https:// address; without it the owner reads what happened.",
+    )

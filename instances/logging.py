@@ -11,7 +11,10 @@ _PATTERNS = [
     (re.compile(r"(Element )[A-Za-z0-9+/=]{12,}"), r"\1[redacted]"),
     (re.compile(r"(sha256=)[A-Za-z0-9+/=]+"), r"\1[redacted]"),
     (re.compile(r"([?&](?:code|state)=)[^&\s'\"]+"), r"\1[redacted]"),
+    # Consent link tokens travel in the path (/connect/<token>/), e.g. in request lines.
+    (re.compile(r"(/connect/)(?!done/)[^/\s?#'\"]+"), r"\1[redacted]"),
 ]
+_formatter = logging.Formatter()
 
 
 def redact(text: str) -> str:
@@ -21,11 +24,20 @@ def redact(text: str) -> str:
 
 
 class RedactSecretsFilter(logging.Filter):
-    """Redact apiSecret query values, Authorization secrets, signatures and OAuth codes."""
+    """Redact apiSecret query values, Authorization secrets, signatures, OAuth codes and
+    consent link tokens."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        # A traceback repeats exception messages (a URL with its query string, say): format it
+        # here, redacted; the formatter then uses this text instead of formatting its own.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True

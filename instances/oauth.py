@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import secrets
 
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from .models import ElementInstance, OAuthState
+from .models import AuditEntry, ConsentLink, ElementInstance, OAuthState
 
 # RFC 6749 section 4.1.2.1 error codes, with what they mean for an operator.
 OAUTH_ERRORS = {
@@ -27,15 +28,38 @@ OAUTH_ERRORS = {
 class StateError(Exception):
     """An OAuth callback whose `state` cannot be accepted; nothing was sent to Cloud Elements."""
 
-    def __init__(self, reason: str, message: str, status: int = 400) -> None:
+    def __init__(
+        self, reason: str, message: str, status: int = 400, instance: ElementInstance | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.status = status
+        # Set only once the state is known to belong to this session, so that the page can
+        # point at the instance without telling anyone else about it.
+        self.instance = instance
+
+    @property
+    def already_connected(self) -> bool:
+        """A reload of a consent that completed (the back button, a bookmark)."""
+        return (
+            self.reason == "replayed"
+            and self.instance is not None
+            and self.instance.status == ElementInstance.Status.ACTIVE
+        )
 
 
-def issue_state(*, instance: ElementInstance, session_key: str, purpose: str) -> str:
-    """Return a fresh state (256 bits) for this session and instance; keep only its hash."""
+def issue_state(
+    *,
+    instance: ElementInstance,
+    session_key: str,
+    purpose: str,
+    consent_link: ConsentLink | None = None,
+) -> str:
+    """Return a fresh state (256 bits) for this session and instance; keep only its hash.
+
+    A state issued from a consent link is bound to that link as well as to the session.
+    """
     state = secrets.token_urlsafe(32)
     session_hash = OAuthState.digest(session_key)
     _forget_old_states(session_hash)
@@ -45,6 +69,7 @@ def issue_state(*, instance: ElementInstance, session_key: str, purpose: str) ->
         instance=instance,
         element_key=instance.element_key,
         purpose=purpose,
+        consent_link=consent_link,
     )
     return state
 
@@ -57,8 +82,21 @@ def _forget_old_states(session_hash: str) -> None:
     OAuthState.objects.filter(created_at__lt=cutoff).delete()
 
 
-def consume_state(*, state: str, session_key: str) -> OAuthState:
-    """Accept a state once, for the session that started it, within its lifetime."""
+def is_link_state(state: str) -> bool:
+    """Whether this state was issued from a consent link (whose callback needs no login)."""
+    if not state:
+        return False
+    return OAuthState.objects.filter(
+        state_hash=OAuthState.digest(state), consent_link__isnull=False
+    ).exists()
+
+
+def consume_state(*, state: str, session_key: str, by_link: bool = False) -> OAuthState:
+    """Accept a state once, for the session that started it, within its lifetime.
+
+    `by_link` says which flow is completing: a state issued from a consent link completes only
+    the owner's flow, and the operator's state only the operator's.
+    """
     if not state:
         raise StateError(
             "missing",
@@ -66,13 +104,19 @@ def consume_state(*, state: str, session_key: str) -> OAuthState:
             "matched to a request from this dashboard.",
         )
     found = (
-        OAuthState.objects.select_related("instance")
+        OAuthState.objects.select_related("instance", "consent_link")
         .filter(state_hash=OAuthState.digest(state))
         .first()
     )
     if found is None:
         raise StateError(
             "unknown", "This sign-in was not started from this dashboard (unknown state)."
+        )
+    if (found.consent_link_id is not None) != by_link:
+        raise StateError(
+            "wrong_flow",
+            "This sign-in belongs to another kind of consent and cannot be completed here.",
+            status=403,
         )
     if found.session_hash != OAuthState.digest(session_key or ""):
         raise StateError(
@@ -81,16 +125,83 @@ def consume_state(*, state: str, session_key: str) -> OAuthState:
             status=403,
         )
     if found.used_at is not None:
-        raise StateError(
-            "replayed", "This sign-in link was already used. Each consent can be used once."
-        )
+        raise _replayed(found.instance)
     claimed = OAuthState.objects.filter(pk=found.pk, used_at__isnull=True).update(
         used_at=timezone.now()
     )
     if claimed != 1:
-        raise StateError("replayed", "This sign-in link was already used.")
+        raise _replayed(found.instance)
     if found.expired:
         raise StateError(
-            "expired", "This sign-in took longer than 10 minutes and has expired. Start it again."
+            "expired",
+            "This sign-in took longer than 10 minutes and has expired. Start it again.",
+            instance=found.instance,
         )
     return found
+
+
+def _replayed(instance: ElementInstance) -> StateError:
+    if instance.status == ElementInstance.Status.ACTIVE:
+        return StateError(
+            "replayed",
+            f"This sign-in was already used: “{instance.name}” is already connected "
+            f"(Cloud Elements id {instance.remote_id}). There is nothing more to do.",
+            instance=instance,
+        )
+    return StateError(
+        "replayed",
+        "This sign-in link was already used. Each consent can be used once.",
+        instance=instance,
+    )
+
+
+EXPIRED_CONSENT = (
+    "The consent screen was not completed within 10 minutes (or the browser never reached it). "
+    "Nothing was sent to Cloud Elements; choose Retry to start a new consent."
+)
+
+
+def release_expired_consents() -> int:
+    """Put back to draft the instances whose every consent has expired or been used.
+
+    A redirect the browser refused, or a tab closed on the consent screen, must not leave an
+    instance in *Authorizing* for ever. One query when there is nothing to release.
+    """
+    live = OAuthState.objects.filter(
+        instance=OuterRef("pk"),
+        used_at__isnull=True,
+        created_at__gte=timezone.now() - OAuthState.LIFETIME,
+    )
+    stale = list(
+        ElementInstance.objects.filter(
+            status=ElementInstance.Status.AUTHORIZING,
+            updated_at__lt=timezone.now() - OAuthState.LIFETIME,
+        )
+        .filter(~Exists(live))
+        .values_list("pk", flat=True)
+    )
+    if not stale:
+        return 0
+    # Conditional: an instance a callback claimed meanwhile is no longer `authorizing`.
+    released = ElementInstance.objects.filter(
+        pk__in=stale, status=ElementInstance.Status.AUTHORIZING
+    ).update(
+        status=ElementInstance.Status.DRAFT, last_error=EXPIRED_CONSENT, updated_at=timezone.now()
+    )
+    if released != len(stale):
+        # A callback won the race for some: record only those released here.
+        stale = list(
+            ElementInstance.objects.filter(
+                pk__in=stale, status=ElementInstance.Status.DRAFT, last_error=EXPIRED_CONSENT
+            ).values_list("pk", flat=True)
+        )
+    AuditEntry.objects.bulk_create(
+        AuditEntry(
+            instance_id=pk,
+            action=AuditEntry.Action.AUTHORIZATION_DENIED,
+            outcome=AuditEntry.Outcome.FAILURE,
+            detail=EXPIRED_CONSENT,
+        )
+        for pk in stale
+    )
+    return released

@@ -1,7 +1,8 @@
 """The documented Dropbox instance parameter table, in one place.
 
-Labels, descriptions and defaults are the user's documentation (shared/seed); forms, templates
-and the payload builder read them from here so that the wording never drifts.
+Labels, descriptions and defaults are the user's documentation (transcribed in tests/data, which
+the tests compare with this table); forms, templates and the payload builder read them from here
+so that the wording never drifts.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import event_views, reveal_views, views
+from . import event_views, link_views, reveal_views, views
 
 app_name = "instances"
 
@@ -20,5 +20,8 @@ urlpatterns = [
     path("<uuid:uuid>/edit/", views.edit, name="edit"),
     path("<uuid:uuid>/signature-key/", reveal_views.reveal_key, name="reveal_key"),
     path("<uuid:uuid>/delete/", views.delete, name="delete"),
+    path("<uuid:uuid>/consent-link/", link_views.send_link, name="send_link"),
+    path("<uuid:uuid>/consent-link/copy/", link_views.copy_link, name="copy_link"),
+    path("<uuid:uuid>/consent-link/revoke/", link_views.revoke_link, name="revoke_link"),
     path("<uuid:uuid>/sync/", views.sync, name="sync"),
 ]

@@ -10,16 +10,29 @@ from django.contrib.auth.views import redirect_to_login
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from . import charts, draft_views, drafts, keyset, search, services
+from . import (
+    charts,
+    consent,
+    draft_views,
+    drafts,
+    keyset,
+    link_views,
+    links,
+    oauth,
+    search,
+    services,
+)
 from . import cloud_elements as ce
-from .forms import InstanceFilterForm, InstanceForm, SettingsForm
-from .models import ElementInstance
+from .forms import ConsentLinkForm, InstanceFilterForm, InstanceForm, SettingsForm
+from .models import ElementInstance, OAuthState
+from .oauth import StateError
 from .pages import page
 
 PAGE_SIZE = 50
@@ -40,11 +53,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page says; point them at the static file."""
+    # Resolved per request: with the manifest storage the name carries a hash.
+    return HttpResponseRedirect(static("favicon.ico"))
+
+
 @staff_member_required
 def index(request: HttpRequest) -> HttpResponse:
+    oauth.release_expired_consents()
     filters = InstanceFilterForm(request.GET)
     instances = (
-        filters.filter(ElementInstance.objects.all())
+        filters.filter(links.with_waiting_consent(ElementInstance.objects))
         .select_related("webhook", "created_by")
         .prefetch_related("tags")
         .annotate(last_event_at=charts.last_event_at())
@@ -66,14 +87,19 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def detail(request: HttpRequest, uuid) -> HttpResponse:
+    oauth.release_expired_consents()
     instance = get_object_or_404(
-        ElementInstance.objects.select_related("webhook", "created_by").prefetch_related("tags"),
+        links.with_waiting_consent(ElementInstance.objects)
+        .select_related("webhook", "created_by")
+        .prefetch_related("tags"),
         uuid=uuid,
     )
     rollup = charts.daily_counts(instance)
     context = {
         "title": instance.name,
         "instance": instance,
+        "live_link": links.live_link(instance),
+        "link_form": ConsentLinkForm(prefix="link"),
         "audit": instance.audit_entries.select_related("actor")[:50],
         "events": keyset.paginate(
             instance.events.all(),
@@ -98,46 +124,69 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
 @can_add
 def new(request: HttpRequest) -> HttpResponse:
     form = InstanceForm(request.POST or None)
-    if request.method != "POST" or not form.is_valid():
+    link_form = ConsentLinkForm(request.POST or None, prefix="link")
+    sending_link = "send_link" in request.POST
+    if sending_link and form.is_valid() and form.cleaned_data["authentication_type"] != "oauth2":
+        form.add_error(None, "A consent link is for oauth2: an apiKey needs no consent.")
+    if (
+        request.method != "POST"
+        or not form.is_valid()
+        or (sending_link and not link_form.is_valid())
+    ):
         status = 400 if request.method == "POST" else 200
-        context = {"title": "New element instance", "form": form}
+        context = {"title": "New element instance", "form": form, "link_form": link_form}
         return page(request, "instances/new.html", context, status=status)
     try:
-        instance = services.create_draft(data=form.cleaned_data, actor=request.user)
+        instance = consent.create_draft(data=form.cleaned_data, actor=request.user)
     except services.ActionError as error:
         messages.error(request, error.message)
         return redirect(get_object_or_404(ElementInstance, uuid=form.cleaned_data["instance_uuid"]))
+    if sending_link:
+        return link_views.show_new_link(request, instance, link_form)
     if instance.authentication_type == ElementInstance.AuthenticationType.API_KEY:
-        services.create_with_api_key(instance=instance, actor=request.user)
+        consent.create_with_api_key(instance=instance, actor=request.user)
+        _announce(request, instance, done="was created at Cloud Elements")
         return redirect(instance)
-    return _to_consent(request, instance, services.start_authorization)
+    return _to_consent(request, instance, consent.start_authorization)
 
 
 @never_cache
 @require_GET
 def oauth_callback(request: HttpRequest) -> HttpResponse:
+    owner = "consent_link" in request.session and not request.user.is_staff
+    if owner or oauth.is_link_state(request.GET.get("state", "")):
+        # The account owner, who has no login, came back from a consent link: answer on the
+        # owner's pages even when the state is no longer known, never with an operator page.
+        return link_views.link_callback(request)
     if not (request.user.is_active and request.user.is_staff):
         # Never carry the code and state into the login URL (and so into history): a new
         # login means a new session, which could not complete this consent anyway.
         return redirect_to_login(reverse("instances:index"))
     try:
-        instance = services.complete_authorization(
+        instance, purpose = consent.complete_authorization(
             state=request.GET.get("state", ""),
             session_key=request.session.session_key or "",
             params=request.GET.dict(),
             actor=request.user,
         )
-    except services.StateError as error:
-        context = {"title": "This sign-in cannot be used", "error": error}
+    except StateError as error:
+        title = "Already connected" if error.already_connected else "This sign-in cannot be used"
+        context = {"title": title, "error": error}
         return page(request, "instances/oauth_error.html", context, status=error.status)
     # Post/redirect/get: the code and state leave the address bar.
+    reauthorized = purpose == OAuthState.Purpose.REAUTHORIZE
+    _announce(request, instance, done="was re-authorized" if reauthorized else "is connected")
+    return redirect(instance)
+
+
+def _announce(request: HttpRequest, instance: ElementInstance, *, done: str) -> None:
+    """Say what a create or a re-authorization came to: done, or why not."""
     if instance.last_error:
         messages.error(request, instance.last_error)
     elif instance.status == ElementInstance.Status.ACTIVE:
         messages.success(
-            request, f"“{instance.name}” is connected (Cloud Elements id {instance.remote_id})."
+            request, f"“{instance.name}” {done} (Cloud Elements id {instance.remote_id})."
         )
-    return redirect(instance)
 
 
 @require_POST
@@ -153,7 +202,7 @@ def retry(request: HttpRequest, uuid) -> HttpResponse:
     }:
         messages.error(request, "Only a draft, failed or unknown instance can be retried.")
         return redirect(instance)
-    return _to_consent(request, instance, services.retry)
+    return _to_consent(request, instance, consent.retry)
 
 
 @require_POST
@@ -161,7 +210,7 @@ def retry(request: HttpRequest, uuid) -> HttpResponse:
 @can_change
 def reconcile(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance, uuid=uuid, status=ElementInstance.Status.UNKNOWN)
-    services.reconcile(instance=instance, actor=request.user)
+    consent.reconcile(instance=instance, actor=request.user)
     messages.info(
         request, f"Status after checking Cloud Elements: {instance.get_status_display()}."
     )
@@ -173,7 +222,7 @@ def reconcile(request: HttpRequest, uuid) -> HttpResponse:
 @can_change
 def reauthorize(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance, uuid=uuid, status=ElementInstance.Status.ACTIVE)
-    return _to_consent(request, instance, services.reauthorize)
+    return _to_consent(request, instance, consent.reauthorize)
 
 
 @require_POST
@@ -185,10 +234,7 @@ def events(request: HttpRequest, uuid) -> HttpResponse:
     try:
         services.set_events(instance=instance, enabled=enabled, actor=request.user)
     except (ce.CloudElementsError, services.ActionError) as error:
-        state = "on" if instance.webhook.enabled else "off"
-        # After an unanswered change the state was read back from Cloud Elements.
-        still = "" if getattr(error, "ambiguous", False) else "still "
-        messages.error(request, f"{instance.name}: events are {still}{state}. {error.message}")
+        messages.error(request, events_error_message(instance, error))
     else:
         state = "on" if instance.webhook.enabled else "off"
         messages.success(request, f"{instance.name}: events turned {state}.")
@@ -220,10 +266,15 @@ def edit(request: HttpRequest, uuid) -> HttpResponse:
             )
         except (ce.CloudElementsError, services.ActionError) as error:
             if getattr(error, "ambiguous", False):
-                note = (
-                    "Cloud Elements did not confirm the change; the instance was read back from "
-                    "it, and a new signature key is accepted beside the old one."
+                read_back = getattr(error, "read_back", False)
+                note = "Cloud Elements did not confirm the change; " + (
+                    "the instance was read back from it (the page shows what it holds now)"
+                    if read_back
+                    else "it could not be read back either (sync to check)"
                 )
+                if form.cleaned_data["new_signature_key"]:
+                    note += "; the new signature key is accepted beside the old one"
+                note += "."
             else:
                 note = "Nothing was changed."
             form.add_error(None, f"{note} {error.message}")
@@ -243,7 +294,12 @@ def delete(request: HttpRequest, uuid) -> HttpResponse:
         try:
             services.delete(instance=instance, actor=request.user)
         except (ce.CloudElementsError, services.ActionError) as error:
-            messages.error(request, f"Nothing was deleted. {error.message}")
+            # After an unanswered delete, deleting again is safe: "already gone" is success.
+            if getattr(error, "ambiguous", False):
+                note = "Cloud Elements may have deleted it; delete again to make sure."
+            else:
+                note = "Nothing was deleted."
+            messages.error(request, f"{note} {error.message}")
         else:
             messages.success(request, f"“{instance.name}” was deleted; its history is kept.")
         return redirect(instance)
@@ -283,6 +339,18 @@ def sync_all(request: HttpRequest) -> HttpResponse:
     return redirect("instances:index")
 
 
+def events_error_message(instance: ElementInstance, error: Exception) -> str:
+    """What a failed switch left behind: unchanged, read back after no answer, or unknown."""
+    state = "on" if instance.webhook.enabled else "off"
+    if not getattr(error, "ambiguous", False):
+        news = f"events are still {state}."
+    elif getattr(error, "read_back", False):
+        news = f"events are now {state} (read back from Cloud Elements)."
+    else:
+        news = "events may be on or off: Cloud Elements could not be read back; sync to check."
+    return f"{instance.name}: {news} {error.message}"
+
+
 def _back(request: HttpRequest, instance: ElementInstance) -> HttpResponse:
     """Return to the page the action came from, if it is ours."""
     target = request.POST.get("next", "")
@@ -300,7 +368,7 @@ def _to_consent(request: HttpRequest, instance: ElementInstance, start) -> HttpR
     except ce.CloudElementsError as error:
         messages.error(request, f"{error.message} Your draft is saved; retry when ready.")
         return redirect(instance)
-    except services.StateError as error:
+    except StateError as error:
         messages.error(request, error.message)
         return redirect(instance)
     if url is None:

@@ -249,7 +249,28 @@ def test_it_raises_an_unambiguous_connection_error_when_the_connection_is_refuse
 
     assert type(caught.value) is CloudElementsConnectionError
     assert caught.value.ambiguous is False
-    assert "could not be reached" in caught.value.message
+    assert caught.value.message == "Cloud Elements could not be reached (connection refused)."
+
+
+def test_a_refused_get_says_refused_after_its_retries_not_timed_out(nothing_listening):
+    # urllib3 2.x: NewConnectionError subclasses ConnectTimeoutError.
+    with pytest.raises(CloudElementsConnectionError) as caught:
+        cloud_elements.get_instance(58992)
+
+    assert caught.value.message == "Cloud Elements could not be reached (connection refused)."
+    assert "timed out" not in caught.value.message
+
+
+def test_an_unresolvable_host_says_so(settings):
+    settings.CLOUD_ELEMENTS_BASE_URL = "http://no-such-host.invalid" + API_PATH
+    settings.CLOUD_ELEMENTS_TIMEOUT = 2
+
+    with pytest.raises(CloudElementsConnectionError) as caught:
+        create()
+
+    assert caught.value.ambiguous is False
+    assert "host name could not be resolved" in caught.value.message
+    assert "timed out" not in caught.value.message
 
 
 def test_it_raises_an_ambiguous_error_when_the_connection_drops_after_a_post(remote):

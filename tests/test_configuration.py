@@ -109,6 +109,35 @@ def test_production_needs_an_https_site_url():
     assert "SITE_URL must be this dashboard's public https:// address" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.cloud-elements.com/elements/api-v2",
+        "HTTP://api.cloud-elements.com/elements/api-v2",
+        "api.cloud-elements.com/elements/api-v2",
+    ],
+)
+def test_production_refuses_a_cloud_elements_url_without_https(url):
+    result = manage("check", **{**PRODUCTION, "CLOUD_ELEMENTS_BASE_URL": url})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: CLOUD_ELEMENTS_BASE_URL must be an https:// address" in (
+        result.stderr
+    )
+    assert "prod-user-secret" not in result.stderr + result.stdout
+
+
+def test_development_may_use_an_http_cloud_elements_url():
+    # The fault tests and a local stand-in speak plain HTTP on the loopback.
+    result = manage(
+        "check",
+        DEBUG="true",
+        CLOUD_ELEMENTS_BASE_URL="http://127.0.0.1:9/elements/api-v2",
+        CLOUD_ELEMENTS_USER_SECRET="u",
+        CLOUD_ELEMENTS_ORGANIZATION_SECRET="o",
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_a_malformed_timeout_is_named():
     result = manage("check", CLOUD_ELEMENTS_TIMEOUT="soon")
     assert result.returncode != 0

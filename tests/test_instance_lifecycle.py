@@ -7,6 +7,7 @@ fake one client function at the seam, so that `except CloudElementsError` sees t
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -112,7 +113,7 @@ def test_the_edit_page_shows_the_current_settings_but_never_the_signature_key(
     assert response.status_code == 200
     page = response.text
     assert 'value="Marketing Dropbox"' in page
-    assert "eu, marketing" in page or "marketing, eu" in page
+    assert re.search(r'id="id_tags">\s*eu, marketing</textarea>', page)
     assert f'value="{RECEIVER_URL}"' in page
     assert f"PATCH /instances/{active.remote_id}" in page
     assert OLD_KEY not in page
@@ -369,7 +370,10 @@ def test_an_instance_already_gone_at_cloud_elements_counts_as_deleted(
     assert shown_messages(response)[0][0] == "success"
 
 
-def test_a_server_error_deletes_nothing_and_says_so(client, operator, active, monkeypatch):
+def test_a_server_error_keeps_the_instance_and_says_it_may_be_deleted(
+    client, operator, active, monkeypatch
+):
+    # A 5xx may come after the delete was carried out: never claim "nothing was deleted".
     def delete_instance(instance_id: int) -> None:
         raise CloudElementsServerError(status=500, request_id="req-delete-1")
 
@@ -382,7 +386,11 @@ def test_a_server_error_deletes_nothing_and_says_so(client, operator, active, mo
     assert instance.status == Status.ACTIVE
     assert instance.webhook.enabled is True
     assert shown_messages(response) == [
-        ("error", f"Nothing was deleted. {CloudElementsServerError.default_message}")
+        (
+            "error",
+            "Cloud Elements may have deleted it; delete again to make sure. "
+            f"{CloudElementsServerError.default_message}",
+        )
     ]
     assert audit_actions(instance) == [Action.REMOTE_ERROR]
 
@@ -548,7 +556,7 @@ def test_syncing_a_missing_instance_warns_instead_of_reporting_success(
 
     levels = [level for level, _ in shown_messages(response)]
     assert "success" not in levels
-    assert levels in (["warning"], ["error"])
+    assert levels == ["warning"]
 
 
 def test_an_instance_found_again_loses_its_missing_error(client, operator, active, monkeypatch):

@@ -261,6 +261,18 @@ def test_it_rejects_a_replayed_state(operator_client, remote):
     assert len(remote.payloads) == 1
 
 
+def test_a_replay_after_success_says_already_connected_not_retry(operator_client, remote):
+    _, state = start(operator_client, remote)
+    callback(operator_client, state=state, code="code-1")
+
+    response = callback(operator_client, state=state, code="code-1")
+
+    page = html.unescape(response.text)
+    assert "“Finance Dropbox” is already connected (Cloud Elements id 58991)" in page
+    assert "Retry" not in page
+    assert len(remote.payloads) == 1
+
+
 def test_it_rejects_a_callback_without_a_state(operator_client, remote):
     instance, _ = start(operator_client, remote)
 
@@ -663,6 +675,38 @@ def test_api_key_authentication_creates_the_instance_without_a_consent(operator_
     assert instance.status == Status.ACTIVE
     assert instance.remote_id == 58991
     assert "the-api-key" not in raw_column(ElementInstance, "api_key", instance.pk)
+
+
+def api_key_form() -> dict:
+    return form_data(
+        authentication_type="apiKey",
+        api_key="the-api-key-0123456789",
+        oauth_callback_url="",
+        oauth_api_key="",
+        oauth_api_secret="",
+    )
+
+
+def test_an_api_key_instance_is_announced_with_its_id(operator_client, remote):
+    response = operator_client.post(NEW, api_key_form(), follow=True)
+
+    shown = [(m.level_tag, m.message) for m in response.context["messages"]]
+    assert shown == [
+        ("success", "“Finance Dropbox” was created at Cloud Elements (Cloud Elements id 58991).")
+    ]
+
+
+def test_an_api_key_instance_cloud_elements_refused_says_why(operator_client, remote, monkeypatch):
+    refusal = cloud_elements.CloudElementsBadRequestError(
+        "Cloud Elements rejected the request. Provider says: invalid api key"
+    )
+    remote.fail_create(monkeypatch, refusal)
+
+    response = operator_client.post(NEW, api_key_form(), follow=True)
+
+    shown = [(m.level_tag, m.message) for m in response.context["messages"]]
+    assert shown == [("error", refusal.message)]
+    assert ElementInstance.objects.get().status == Status.FAILED
 
 
 # --- Logs -----------------------------------------------------------------------------------------

@@ -1,38 +1,30 @@
-"""The `POST /instances` body is exactly the user's documented JSON (shared/seed)."""
+"""The `POST /instances` body and the parameter table are exactly the user's documentation.
+
+What the documentation says is kept in tests/data (transcribed from Cloud Elements' Dropbox
+page), so that the suite runs from any clone: tests never read outside the repository.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from instances import parameters, services
+from instances import consent, parameters
 from instances.models import ElementInstance, Tag
 
-SEED_FILE = "000_e5f65236a29f5e1f.txt"
-SEED_MARKER = "Instance JSON with webhooks events enabled:"
-
-
-def seed_dir() -> Path:
-    """The user's documentation: shared/seed beside the repository, or $SEED_DIR."""
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "seed"
-        if (candidate / SEED_FILE).is_file():
-            return candidate
-    if os.environ.get("SEED_DIR") and (Path(os.environ["SEED_DIR"]) / SEED_FILE).is_file():
-        return Path(os.environ["SEED_DIR"])
-    # Never skip: a payload test that cannot read the documentation proves nothing.
-    pytest.fail(f"shared/seed/{SEED_FILE} not found above {__file__} nor in $SEED_DIR")
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def documented_instance_json() -> dict:
-    text = (seed_dir() / SEED_FILE).read_text(encoding="utf-8")
-    assert SEED_MARKER in text, f"{SEED_FILE} no longer contains {SEED_MARKER!r}"
-    after = text[text.index(SEED_MARKER) + len(SEED_MARKER) :]
-    document, _ = json.JSONDecoder().raw_decode(after[after.index("{") :])
-    return document
+    """The documentation's "Instance JSON with webhooks events enabled"."""
+    return json.loads((DATA / "dropbox_instance.json").read_text(encoding="utf-8"))
+
+
+def documented_parameters() -> list[dict]:
+    """The documentation's parameter table, one dict per row."""
+    return json.loads((DATA / "dropbox_parameters.json").read_text(encoding="utf-8"))["parameters"]
 
 
 def as_json(value) -> str:
@@ -71,25 +63,25 @@ def documented_example(db) -> ElementInstance:
     )
 
 
-def test_the_seed_holds_the_documented_instance_json():
+def test_the_data_holds_the_documented_instance_json():
     document = documented_instance_json()
     assert set(document) == {"element", "providerData", "configuration", "tags", "name"}
     assert document["configuration"]["event.notification.enabled"] is True
 
 
 def test_the_payload_has_exactly_the_documented_top_level_keys(documented_example):
-    payload = services.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
+    payload = consent.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
     assert sorted(payload) == sorted(documented_instance_json())
 
 
 @pytest.mark.parametrize("key", ["element", "providerData", "tags", "name"])
 def test_each_top_level_value_is_the_documented_one(documented_example, key):
-    payload = services.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
+    payload = consent.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
     assert as_json(payload[key]) == as_json(documented_instance_json()[key])
 
 
 def test_the_configuration_has_exactly_the_documented_keys(documented_example):
-    payload = services.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
+    payload = consent.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
     documented = documented_instance_json()["configuration"]
     assert sorted(payload["configuration"]) == sorted(documented)
 
@@ -106,18 +98,18 @@ def test_the_configuration_has_exactly_the_documented_keys(documented_example):
     ],
 )
 def test_each_configuration_value_is_the_documented_one(documented_example, key):
-    payload = services.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
+    payload = consent.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
     documented = documented_instance_json()["configuration"]
     assert as_json(payload["configuration"][key]) == as_json(documented[key])
 
 
 def test_the_whole_payload_equals_the_documented_json(documented_example):
-    payload = services.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
+    payload = consent.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
     assert as_json(payload) == as_json(documented_instance_json())
 
 
 def test_the_payload_is_json_serialisable_as_sent(documented_example):
-    payload = services.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
+    payload = consent.build_instance_payload(documented_example, code="<AUTHORIZATION_GRANT_CODE>")
     assert json.loads(json.dumps(payload)) == payload
 
 
@@ -130,7 +122,7 @@ def test_events_disabled_without_a_signature_key_send_false_and_no_key(db):
         events=False,
     )
 
-    configuration = services.build_instance_payload(instance, code="code-1")["configuration"]
+    configuration = consent.build_instance_payload(instance, code="code-1")["configuration"]
 
     assert configuration["event.notification.enabled"] is False
     assert "event.notification.signature.key" not in configuration
@@ -145,7 +137,7 @@ def test_an_api_key_instance_sends_its_key_and_no_provider_data(db):
         tags=["finance"],
     )
 
-    payload = services.build_instance_payload(instance)
+    payload = consent.build_instance_payload(instance)
 
     assert "providerData" not in payload
     configuration = payload["configuration"]
@@ -155,3 +147,17 @@ def test_an_api_key_instance_sends_its_key_and_no_provider_data(db):
     assert payload["element"] == {"key": "dropbox"}
     assert payload["name"] == "Key Dropbox"
     assert payload["tags"] == ["finance"]
+
+
+def test_the_parameter_table_has_exactly_the_documented_parameters():
+    assert list(parameters.PARAMETERS) == [row["name"] for row in documented_parameters()]
+
+
+@pytest.mark.parametrize("row", documented_parameters(), ids=lambda row: row["name"])
+def test_each_parameter_has_the_documented_label_description_and_default(row):
+    parameter = parameters.PARAMETERS[row["name"]]
+    assert parameter.label == row["label"]
+    assert parameter.description == row["description"]
+    assert parameter.data_type == row["data_type"]
+    assert parameter.optional is row["optional"]
+    assert as_json(parameter.default) == as_json(row["default"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from instances import cloud_elements as ce
-from instances import services
+from instances import consent, services
 from instances.models import ElementInstance
 
 ACTIVE = ElementInstance.Status.ACTIVE
@@ -97,9 +97,9 @@ def test_a_form_submitted_twice_at_once_reports_instead_of_failing(operator, mon
         "oauth_api_secret": "s",
         "oauth_callback_url": "http://127.0.0.1:8000/cb/",
     }
-    services.create_draft(data=data, actor=operator)
+    consent.create_draft(data=data, actor=operator)
     with pytest.raises(services.ActionError, match="already submitted"):
-        services.create_draft(data=data, actor=operator)
+        consent.create_draft(data=data, actor=operator)
     assert ElementInstance.objects.filter(name="Twice").count() == 1
 
 

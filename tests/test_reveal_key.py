@@ -105,7 +105,11 @@ def test_after_the_window_it_asks_again(client, operator, keyed, settings):
     assert KEY not in response.text and 'name="password"' in response.text
 
 
-def test_wrong_passwords_are_counted_and_then_refused_even_when_right(client, operator, keyed):
+def test_wrong_passwords_are_counted_and_then_refused_even_when_right(
+    client, operator, keyed, settings
+):
+    # The session's own count, independent of the login lock-out (django-axes), tested below.
+    settings.AXES_FAILURE_LIMIT = 100
     client.force_login(operator)
     for _ in range(sudo.MAX_FAILURES):
         assert client.post(reveal_url(keyed), {"password": "guess"}).status_code == 403
@@ -130,6 +134,20 @@ def test_a_wrong_password_reaches_the_authentication_signals(client, operator, k
         user_login_failed.disconnect(listener)
     assert len(seen) == 1
     assert seen[0][0] == "alice" and seen[0][1] is not None
+
+
+def test_a_user_name_locked_at_the_login_page_is_refused_with_a_clear_429(
+    client, operator, keyed, settings
+):
+    """django-axes refuses a locked name and address inside authenticate(): no bare 403."""
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/admin/login/", {"username": "alice", "password": "guess"})
+    client.force_login(operator)
+    response = client.post(reveal_url(keyed), {"password": PASSWORD})
+    assert response.status_code == 429
+    assert "locked" in response.text
+    assert KEY not in response.text
+    assert reveals(keyed) == 0
 
 
 def test_a_view_only_user_gets_403_and_no_button(client, viewer, keyed):

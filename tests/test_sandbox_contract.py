@@ -1,7 +1,7 @@
 """The sandbox answers as the documented Cloud Elements API and Dropbox consent screen do.
 
-Written from shared/reference/cloud-elements-api.md, not from the sandbox's code: a difference
-between the sandbox and the documented service fails a test here.
+Written from Cloud Elements' API reference, not from the sandbox's code: a difference between
+the sandbox and the documented service fails a test here.
 """
 
 from __future__ import annotations

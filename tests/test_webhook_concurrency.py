@@ -8,6 +8,7 @@ SQLite and PostgreSQL alike (DATABASE_URL).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 
@@ -25,10 +26,12 @@ KEY = "concurrency-signing-key-Wq9"
 SENDERS = 8
 
 
-def body_for(event_id: str | None, *, path: str = "/Reports/q3.pdf") -> bytes:
+def body_for(
+    event_id: str | None, *, path: str = "/Reports/q3.pdf", instance_id: int = 4044
+) -> bytes:
     message = {
         "elementKey": "dropbox",
-        "instanceId": 4044,
+        "instanceId": instance_id,
         "events": [{"eventType": "CREATED", "objectType": "file", "objectId": path}],
     }
     if event_id is not None:
@@ -93,16 +96,19 @@ def test_concurrent_deliveries_of_the_same_event_store_one_row(instance, caplog)
     assert stored.signature == EventNotification.Signature.VERIFIED
 
 
-def test_concurrent_retries_keyed_by_webhook_id_store_one_row(instance):
+def test_one_signed_body_raced_with_different_webhook_ids_stores_one_row(instance):
+    # The header is not signed: on a keyed instance it never decides what is a duplicate.
     url = reverse("webhook", args=[instance.uuid])
     body = body_for(None)
-    headers = signed(body, HTTP_ELEMENTS_WEBHOOK_ID="wh-raced-1")
+    deliveries = [
+        (url, body, signed(body, HTTP_ELEMENTS_WEBHOOK_ID=f"wh-raced-{n}")) for n in range(SENDERS)
+    ]
 
-    results = send_at_once([(url, body, headers)] * SENDERS)
+    results = send_at_once(deliveries)
 
     assert results == [200] * SENDERS
     assert list(EventNotification.objects.values_list("dedup_key", flat=True)) == [
-        "webhook:wh-raced-1"
+        "sha256:" + hashlib.sha256(body).hexdigest()
     ]
 
 
@@ -122,10 +128,14 @@ def test_the_same_event_raced_at_two_instances_is_stored_once_for_each(instance,
     other = make_instance("Other Dropbox", status=ElementInstance.Status.ACTIVE, remote_id=5055)
     other.webhook.signature_key = KEY
     other.webhook.save()
-    body = body_for("evt-shared")
-    urls = [reverse("webhook", args=[i.uuid]) for i in (instance, other)]
+    # The same event id, each body naming the instance it is delivered to.
+    deliveries = [
+        (reverse("webhook", args=[i.uuid]), body, signed(body))
+        for i in (instance, other)
+        for body in [body_for("evt-shared", instance_id=i.remote_id)]
+    ]
 
-    results = send_at_once([(urls[n % 2], body, signed(body)) for n in range(SENDERS)])
+    results = send_at_once(deliveries * (SENDERS // 2))
 
     assert results == [200] * SENDERS
     assert EventNotification.objects.filter(instance=instance).count() == 1

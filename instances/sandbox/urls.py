@@ -21,6 +21,7 @@ urlpatterns = [
         name="configuration",
     ),
     path(f"{api}<path:rest>", views.not_found),
+    path("identity", views.identity, name="identity"),
     path("dropbox/oauth2/authorize", views.authorize, name="authorize"),
     path("instances/<int:instance_id>/simulate", views.simulate, name="simulate"),
 ]

@@ -18,7 +18,9 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from instances.hosts import sandbox_proof
 
 from . import api, delivery
 from .models import SandboxApp, SandboxAuthCode, SandboxInstance
@@ -60,6 +62,15 @@ def _instance_or_404(instance_id: int) -> SandboxInstance:
     if instance is None:
         raise api.ApiError(404, f"No element instance found with id {instance_id}.")
     return instance
+
+
+@require_GET
+def identity(request: HttpRequest) -> HttpResponse:
+    """Prove to the dashboard's client that SITE_URL is this very server (no secret needed)."""
+    nonce = request.GET.get("nonce", "")
+    if not 16 <= len(nonce) <= 100:
+        return JsonResponse({"message": "nonce must be 16 to 100 characters."}, status=400)
+    return JsonResponse({"proof": sandbox_proof(nonce)})
 
 
 @platform_api("GET")
@@ -184,7 +195,8 @@ def simulate(request: HttpRequest, instance_id: int) -> HttpResponse:
     else:
         sent = delivery.deliver_change(instance, event_type=event_type, path=path)
         if sent is None:
-            messages.info(
+            # Nothing happened: a warning, not a success.
+            messages.warning(
                 request, "Events are disabled for this instance, so nothing was delivered."
             )
         elif sent.status_code and 200 <= sent.status_code < 300:

@@ -7,6 +7,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.urls import reverse
 
 
 class Command(BaseCommand):
@@ -18,6 +19,10 @@ class Command(BaseCommand):
     def handle(self, *args, username: str, **options) -> None:
         User = get_user_model()
         login_url = f"{settings.SITE_URL}/admin/login/"
+        enrol_url = f"{settings.SITE_URL}{reverse('accounts:two_factor')}"
+        enrol_hint = f"Set up two-factor authentication (an authenticator app) at {enrol_url}" + (
+            " (required: REQUIRE_TWO_FACTOR is on)." if settings.REQUIRE_TWO_FACTOR else "."
+        )
         if User.objects.filter(is_superuser=True, is_active=True).exists():
             names = ", ".join(
                 User.objects.filter(is_superuser=True, is_active=True)
@@ -26,7 +31,7 @@ class Command(BaseCommand):
             )
             self.stdout.write(
                 f"Log in at {login_url} as {names}. Forgot the password? Run: "
-                f".venv/bin/python manage.py changepassword {names.split(', ')[0]}"
+                f".venv/bin/python manage.py changepassword {names.split(', ')[0]}\n" + enrol_hint
             )
             return
         password = secrets.token_urlsafe(12)
@@ -36,6 +41,6 @@ class Command(BaseCommand):
                 f"Created the operator account. Log in at {login_url}\n"
                 f"  username: {username}\n  password: {password}\n"
                 "This password is shown once; change it with "
-                f".venv/bin/python manage.py changepassword {username}"
+                f".venv/bin/python manage.py changepassword {username}\n" + enrol_hint
             )
         )

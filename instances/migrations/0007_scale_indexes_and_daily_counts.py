@@ -57,7 +57,7 @@ def drop_trigram_index(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("instances", "0005_auditentry_key_revealed"),
+        ("instances", "0006_consent_links"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

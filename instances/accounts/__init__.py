@@ -1,0 +1,1 @@
+"""Signing in: login throttling, two-factor authentication and their pages."""
