@@ -62,9 +62,10 @@ test-postgres: $(VENV)/.installed-dev
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ce_dashboard} \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Benchmarks: query counts and timing ratios, printed (not a pass/fail on time)
+## Benchmarks on PostgreSQL (small → large data, load run with wrk): printed, not pass/fail
 bench: $(VENV)/.installed-dev
-	BENCH=1 $(BIN)/python -m pytest tests/benchmarks -p no:xdist -o addopts="" -q -s
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ce_dashboard_bench} \
+		BENCH=1 $(BIN)/python -m pytest tests/benchmarks -p no:xdist -o addopts="" -q -s
 
 ## Check style (ruff)
 lint: $(VENV)/.installed-dev

@@ -8,10 +8,9 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
-from django.db import models
 from django.urls import reverse
 
-from . import parameters
+from . import parameters, search
 from .models import ElementInstance
 
 P = parameters.PARAMETERS
@@ -300,15 +299,11 @@ class InstanceFilterForm(forms.Form):
         if data["events"]:
             queryset = queryset.filter(webhook__enabled=data["events"] == "on")
         if data["tag"]:
-            queryset = queryset.filter(tags__name__iexact=data["tag"])
+            queryset = search.with_tag(queryset, data["tag"])
         if data["element"]:
             queryset = queryset.filter(element_key=data["element"])
         if data["q"]:
-            term = data["q"].strip()
-            match = models.Q(name__icontains=term) | models.Q(tags__name__iexact=term)
-            if term.isascii() and term.isdigit():
-                match |= models.Q(remote_id=int(term))
-            queryset = queryset.filter(match).distinct()
+            queryset = search.search(queryset, data["q"])
         return queryset
 
 

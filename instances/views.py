@@ -7,22 +7,31 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from . import charts, consent, draft_views, drafts, link_views, links, oauth, services
+from . import (
+    charts,
+    consent,
+    draft_views,
+    drafts,
+    keyset,
+    link_views,
+    links,
+    oauth,
+    search,
+    services,
+)
 from . import cloud_elements as ce
 from .forms import ConsentLinkForm, InstanceFilterForm, InstanceForm, SettingsForm
-from .models import ElementInstance, OAuthState, Tag
+from .models import ElementInstance, OAuthState
 from .oauth import StateError
 from .pages import page
 
@@ -55,24 +64,23 @@ def favicon(request: HttpRequest) -> HttpResponse:
 def index(request: HttpRequest) -> HttpResponse:
     oauth.release_expired_consents()
     filters = InstanceFilterForm(request.GET)
-    instances = filters.filter(
-        links.with_waiting_consent(ElementInstance.objects)
+    instances = (
+        filters.filter(links.with_waiting_consent(ElementInstance.objects))
         .select_related("webhook", "created_by")
         .prefetch_related("tags")
-        .annotate(last_event_at=Max("events__received_at"))
-        # An aggregate drops Meta.ordering; pagination needs a stable order.
-        .order_by("-created_at", "-id")
+        .annotate(last_event_at=charts.last_event_at())
     )
-    page_obj = Paginator(instances, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    keep = {k: v for k, v in request.GET.lists() if k not in keyset.PARAMETERS}
+    page_obj = keyset.paginate(
+        instances, request.GET, size=PAGE_SIZE, time_field="created_at", keep=keep, ids_first=True
+    )
     context = {
         "title": "Instances",
         "page_obj": page_obj,
         "filters": filters,
-        "query": query.urlencode(),
+        "query": urlencode(keep, doseq=True),
         "here": request.get_full_path(),
-        "tags": Tag.objects.filter(instances__isnull=False).distinct(),
+        "tags": search.tags_in_use(),
     }
     return page(request, "instances/index.html", context)
 
@@ -86,16 +94,23 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
         .prefetch_related("tags"),
         uuid=uuid,
     )
+    rollup = charts.daily_counts(instance)
     context = {
         "title": instance.name,
         "instance": instance,
         "live_link": links.live_link(instance),
         "link_form": ConsentLinkForm(prefix="link"),
         "audit": instance.audit_entries.select_related("actor")[:50],
-        "events": Paginator(instance.events.all(), EVENTS_PAGE_SIZE).get_page(
-            request.GET.get("events_page")
+        "events": keyset.paginate(
+            instance.events.all(),
+            request.GET,
+            size=EVENTS_PAGE_SIZE,
+            time_field="received_at",
+            prefix="events_",
+            fragment="#events",
         ),
-        "chart": charts.deliveries_per_day(instance),
+        "events_total": sum(rollup.values()),
+        "chart": charts.deliveries_per_day(rollup),
         "chart_width": charts.chart_width(),
         "chart_height": charts.CHART_HEIGHT,
         "bar_width": charts.BAR_WIDTH,

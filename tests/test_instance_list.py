@@ -18,8 +18,9 @@ from instances.models import ElementInstance, WebhookSettings
 Status = ElementInstance.Status
 INDEX = reverse("instances:index")
 ROW_NAME = re.compile(r'<th scope="row"><a href="[^"]+">([^<]+)</a></th>')
-NEXT_LINK = re.compile(r'<a href="([^"]+)">Next</a>')
-PREVIOUS_LINK = re.compile(r'<a href="([^"]+)">Previous</a>')
+OLDER_LINK = re.compile(r'<a href="([^"]+)" rel="next">Older</a>')
+NEWER_LINK = re.compile(r'<a href="([^"]+)" rel="prev">Newer</a>')
+OLDEST_LINK = re.compile(r'<a href="([^"]+)">Oldest</a>')
 
 
 def listed(response) -> list[str]:
@@ -173,17 +174,65 @@ def test_more_than_fifty_rows_are_paged_and_the_page_links_keep_the_filters(
 
     first = as_operator.get(INDEX, {"tag": "bulk", "status": "active"})
     assert len(listed(first)) == 50
-    assert "Page 1 of 2 (55 instances)" in first.text
-    next_url = html.unescape(NEXT_LINK.search(first.text).group(1))
-    assert next_url == "?tag=bulk&status=active&page=2"
+    older_url = html.unescape(OLDER_LINK.search(first.text).group(1))
+    assert older_url.startswith("?tag=bulk&status=active&older=")
+    assert NEWER_LINK.search(first.text) is None
 
-    second = as_operator.get(INDEX + next_url)
+    second = as_operator.get(INDEX + older_url)
     on_page_two = listed(second)
     assert len(on_page_two) == 5
     assert all(name.startswith("Bulk") for name in on_page_two)
     assert set(listed(first)) | set(on_page_two) == {i.name for i in matching}
-    previous_url = html.unescape(PREVIOUS_LINK.search(second.text).group(1))
-    assert previous_url == "?tag=bulk&status=active&page=1"
+    assert OLDER_LINK.search(second.text) is None
+    newer_url = html.unescape(NEWER_LINK.search(second.text).group(1))
+    assert newer_url.startswith("?tag=bulk&status=active&newer=")
+    assert listed(as_operator.get(INDEX + newer_url)) == listed(first)
+
+
+def test_walking_older_then_newer_lists_every_row_once(as_operator, make_instance):
+    rows = add_rows(make_instance, 130, prefix="Walk")
+    # Rows created in the same microsecond are told apart by id.
+    ElementInstance.objects.filter(pk__in=[r.pk for r in rows[40:70]]).update(
+        created_at=rows[40].created_at
+    )
+    expected = [
+        i.name
+        for i in ElementInstance.objects.filter(pk__in=[r.pk for r in rows]).order_by(
+            "-created_at", "-id"
+        )
+    ]
+
+    pages, response = [], as_operator.get(INDEX)
+    while True:
+        pages.append(listed(response))
+        older = OLDER_LINK.search(response.text)
+        if older is None:
+            break
+        response = as_operator.get(INDEX + html.unescape(older.group(1)))
+    assert [len(p) for p in pages] == [50, 50, 30]
+    assert sum(pages, []) == expected
+
+    backwards = []
+    while True:
+        newer = NEWER_LINK.search(response.text)
+        if newer is None:
+            break
+        response = as_operator.get(INDEX + html.unescape(newer.group(1)))
+        backwards.append(listed(response))
+    assert backwards == [pages[1], pages[0]]
+
+
+def test_the_oldest_link_shows_the_oldest_rows(as_operator, make_instance):
+    add_rows(make_instance, 60, prefix="Row")
+
+    first = as_operator.get(INDEX, {"status": "draft"})
+    oldest_url = html.unescape(OLDEST_LINK.search(first.text).group(1))
+    assert oldest_url == "?status=draft&oldest=1"
+    oldest = as_operator.get(INDEX + oldest_url)
+
+    assert listed(oldest) == [f"Row {n:02d}" for n in range(49, -1, -1)]
+    assert OLDER_LINK.search(oldest.text) is None
+    assert NEWER_LINK.search(oldest.text)
 
 
 def test_fifty_rows_fit_on_one_page(as_operator, make_instance):
@@ -192,14 +241,14 @@ def test_fifty_rows_fit_on_one_page(as_operator, make_instance):
     response = as_operator.get(INDEX)
 
     assert len(listed(response)) == 50
-    assert "Next</a>" not in response.text
+    assert "Older</a>" not in response.text
 
 
-def test_a_page_past_the_end_shows_the_last_page(as_operator, make_instance):
+@pytest.mark.parametrize("query", ["page=9", "older=not-a-cursor", "newer=12", "older=1_2_3"])
+def test_an_unknown_or_malformed_page_shows_the_first_page(as_operator, make_instance, query):
     add_rows(make_instance, 52, prefix="Row")
 
-    assert len(listed(as_operator.get(INDEX, {"page": "9"}))) == 2
-    assert len(listed(as_operator.get(INDEX, {"page": "not-a-number"}))) == 50
+    assert listed(as_operator.get(f"{INDEX}?{query}"))[:2] == ["Row 51", "Row 50"]
 
 
 # --- What each row shows -------------------------------------------------------------------------

@@ -87,13 +87,15 @@ def test_a_utf8_body_with_an_escaped_nul_is_still_stored(client, instance):
     assert stored.body == body.decode()
 
 
-def test_values_the_database_refuses_get_400_not_503(client, instance, monkeypatch):
-    def refuse(**kwargs):
-        raise DataError("invalid byte sequence for encoding UTF8: 0x00")
+def test_values_the_database_refuses_get_400_not_503(client, instance):
+    # The fault is injected at the database seam: the event's insert is refused.
+    def refuse(run, sql, params, many, context):
+        if sql.lstrip().startswith(("INSERT", "WITH")) and "instances_eventnotification" in sql:
+            raise DataError("invalid byte sequence for encoding UTF8: 0x00")
+        return run(sql, params, many, context)
 
-    monkeypatch.setattr(EventNotification.objects, "create", refuse)
-
-    response = deliver(client, instance, message_body("evt-data-error"))
+    with connection.execute_wrapper(refuse):
+        response = deliver(client, instance, message_body("evt-data-error"))
 
     assert response.status_code == 400
     assert response.json() == {"error": "The notification holds values that cannot be stored."}

@@ -23,7 +23,7 @@ from datetime import timedelta
 import pytest
 import requests
 from django.conf import settings as django_settings
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -820,42 +820,44 @@ def test_it_makes_no_outbound_request_while_receiving(client, instance, monkeypa
     assert EventNotification.objects.count() == 1
 
 
-def test_a_database_failure_while_storing_answers_503(client, instance, monkeypatch):
-    def fail(**kwargs):
-        raise OperationalError("server closed the connection unexpectedly")
+def failing_event_inserts(message: str):
+    """A database that refuses to store events (the fault injected at the driver's seam)."""
 
-    monkeypatch.setattr(EventNotification.objects, "create", fail)
+    def execute(run, sql, params, many, context):
+        if sql.lstrip().startswith(("INSERT", "WITH")) and "instances_eventnotification" in sql:
+            raise OperationalError(message)
+        return run(sql, params, many, context)
 
-    response = deliver(client, instance, message_body("evt-db-down"))
+    return connection.execute_wrapper(execute)
+
+
+def test_a_database_failure_while_storing_answers_503(client, instance):
+    with failing_event_inserts("server closed the connection unexpectedly"):
+        response = deliver(client, instance, message_body("evt-db-down"))
 
     assert response.status_code == 503
     assert response.json() == {"error": "Try again later."}
-    monkeypatch.undo()
     assert not EventNotification.objects.exists()
 
 
-def test_a_database_failure_while_finding_the_instance_answers_503(client, instance, monkeypatch):
-    def fail(*args, **kwargs):
-        raise OperationalError("could not connect to server")
+def test_a_database_failure_while_finding_the_instance_answers_503(client, instance):
+    def fail_lookups(run, sql, params, many, context):
+        if sql.lstrip().startswith("SELECT") and "instances_elementinstance" in sql:
+            raise OperationalError("could not connect to server")
+        return run(sql, params, many, context)
 
-    monkeypatch.setattr(ElementInstance.objects, "select_related", fail)
-
-    response = deliver(client, instance, message_body("evt-db-down"))
+    with connection.execute_wrapper(fail_lookups):
+        response = deliver(client, instance, message_body("evt-db-down"))
 
     assert response.status_code == 503
-    monkeypatch.undo()
     assert not EventNotification.objects.exists()
 
 
-def test_after_a_503_the_retry_is_stored(client, instance, monkeypatch):
+def test_after_a_503_the_retry_is_stored(client, instance):
     body = message_body("evt-retry-after-503")
 
-    def fail(**kwargs):
-        raise OperationalError("database is locked")
-
-    monkeypatch.setattr(EventNotification.objects, "create", fail)
-    first = deliver(client, instance, body)
-    monkeypatch.undo()
+    with failing_event_inserts("database is locked"):
+        first = deliver(client, instance, body)
     retry = deliver(client, instance, body)
 
     assert (first.status_code, retry.status_code) == (503, 200)

@@ -1,0 +1,312 @@
+"""Pages and the receiver keep their cost as data grows (issue 11), on SQLite and PostgreSQL.
+
+Small data sets stand in for large ones: what is checked is the shape of the work — a
+constant number of queries, no GROUP BY / DISTINCT / OFFSET / unbounded COUNT to draw a page,
+the receiver's round trips — and that the counts kept on ingest stay right.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from instances import ingest
+from instances.models import ElementInstance, EventDailyCount, EventNotification
+from instances.signatures import sign
+from tests.roundtrips import counting_round_trips
+
+ACTIVE = ElementInstance.Status.ACTIVE
+KEY = "scale-signing-key-0123456789"
+INDEX = reverse("instances:index")
+ADMIN_INSTANCES = reverse("admin:instances_elementinstance_changelist")
+ADMIN_EVENTS = reverse("admin:instances_eventnotification_changelist")
+# What makes a page's cost grow with the table (COUNT is checked separately).
+GROWING = re.compile(r"\bGROUP BY\b|\bDISTINCT\b|\bOFFSET\b", re.I)
+
+
+def store(instance, n: int, *, received_at=None, dedup: str | None = None) -> int | None:
+    return ingest.store_delivery(
+        instance_id=instance.pk,
+        fields={
+            "dedup_key": dedup or f"event:scale-{instance.pk}-{n}",
+            "remote_event_id": f"scale-{n}",
+            "webhook_id": "",
+            "signature": EventNotification.Signature.VERIFIED,
+            "event_type": "CREATED",
+            "object_type": "file",
+            "object_id": f"/files/{n}",
+            "events": [{"eventType": "CREATED", "objectType": "file", "objectId": f"/{n}"}],
+            "body": "{}",
+        },
+        received_at=received_at,
+    )
+
+
+def add_instances(make_instance, count: int, start: int = 0) -> list[ElementInstance]:
+    made = []
+    for n in range(start, start + count):
+        instance = make_instance(
+            f"Scale {n:03d}", tags=["team", f"t{n % 4}"], status=ACTIVE, remote_id=5000 + n
+        )
+        store(instance, 0)
+        made.append(instance)
+    return made
+
+
+def cost(client, url: str) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200, url
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def unbounded_counts(statements: list[str]) -> list[str]:
+    return [s for s in statements if "COUNT(" in s.upper() and "LIMIT" not in s.upper()]
+
+
+# --- Lists: constant queries, nothing that grows with the table --------------------------------
+
+LIST_URLS = [
+    INDEX,
+    INDEX + "?q=scale",
+    INDEX + "?q=5001",
+    INDEX + "?tag=team",
+    INDEX + "?status=active&events=off",
+    INDEX + "?oldest=1",
+    ADMIN_INSTANCES,
+    ADMIN_INSTANCES + "?q=scale",
+    ADMIN_INSTANCES + "?tag=team&status__exact=active",
+]
+
+
+@pytest.mark.parametrize("url", LIST_URLS)
+def test_a_list_page_costs_the_same_for_3_or_30_instances(client, operator, make_instance, url):
+    client.force_login(operator)
+    add_instances(make_instance, 3)
+    few = cost(client, url)
+    add_instances(make_instance, 27, start=3)
+    many = cost(client, url)
+
+    assert len(many) == len(few), many
+    assert [s for s in many if GROWING.search(s)] == []
+    if url.startswith(INDEX):
+        assert unbounded_counts(many) == []
+
+
+EVENT_URLS = [
+    "{detail}",
+    "{detail}?events_oldest=1",
+    ADMIN_EVENTS,
+    ADMIN_EVENTS + "?event_type=CREATED",
+]
+
+
+@pytest.mark.parametrize("template", EVENT_URLS)
+def test_an_events_page_costs_the_same_for_3_or_40_events(
+    client, operator, make_instance, template
+):
+    client.force_login(operator)
+    instance = make_instance("Busy", status=ACTIVE, remote_id=77)
+    url = template.format(detail=instance.get_absolute_url())
+    for n in range(3):
+        store(instance, n)
+    few = cost(client, url)
+    for n in range(3, 40):
+        store(instance, n)
+    many = cost(client, url)
+
+    assert len(many) == len(few), many
+    assert [s for s in many if GROWING.search(s)] == []
+    if template.startswith("{detail}"):
+        # The instance page counts nothing: its total comes from the per-day counts.
+        assert [s for s in many if "COUNT(" in s.upper()] == []
+
+
+def test_the_admin_event_list_does_not_list_every_instance(client, operator, make_instance):
+    client.force_login(operator)
+    instances = add_instances(make_instance, 5)
+
+    content = client.get(ADMIN_EVENTS).content.decode()
+
+    for instance in instances:
+        assert f"instance__id__exact={instance.pk}" not in content
+    one = client.get(ADMIN_EVENTS, {"instance__id__exact": instances[2].pk})
+    assert {row.instance_id for row in one.context["cl"].result_list} == {instances[2].pk}
+
+
+# --- Search ------------------------------------------------------------------------------------
+
+
+def names(response) -> list[str]:
+    assert response.status_code == 200
+    return [i.name for i in response.context["page_obj"]]
+
+
+@pytest.mark.parametrize(
+    "term, expected",
+    [
+        ("acme", ["Acme Payroll"]),
+        ("PAYROLL", ["Acme Payroll", "Finance"]),  # by name, and by tag (listed once)
+        ("finance", ["Finance"]),
+        ("58992", ["Finance"]),  # the Cloud Elements id, exactly
+        ("5899", []),
+        ("eu", ["Finance"]),  # a tag, whole and any case
+    ],
+)
+def test_search_matches_names_tags_and_ids_once(client, operator, make_instance, term, expected):
+    client.force_login(operator)
+    make_instance("Finance", tags=["payroll", "EU"], status=ACTIVE, remote_id=58992)
+    make_instance("Acme Payroll", tags=["payroll"], status=ACTIVE, remote_id=12)
+    make_instance("Other", tags=["misc"], status=ACTIVE, remote_id=13)
+
+    assert sorted(names(client.get(INDEX, {"q": term}))) == expected
+
+
+def test_admin_search_finds_by_tag_without_duplicates(client, operator, make_instance):
+    client.force_login(operator)
+    finance = make_instance("Payroll Finance", tags=["payroll", "eu"], remote_id=58992)
+
+    response = client.get(ADMIN_INSTANCES, {"q": "payroll"})
+
+    assert [row.pk for row in response.context["cl"].result_list] == [finance.pk]
+
+
+# --- Counts kept on ingest ---------------------------------------------------------------------
+
+
+def body(event_id: str) -> bytes:
+    return json.dumps(
+        {"message": {"eventId": event_id, "events": [{"eventType": "CREATED", "objectId": "/a"}]}}
+    ).encode()
+
+
+def deliver(client, instance, payload: bytes):
+    return client.post(
+        f"/webhooks/{instance.uuid}/",
+        payload,
+        content_type="application/json",
+        HTTP_ELEMENTS_WEBHOOK_SIGNATURE=sign(KEY, payload),
+    )
+
+
+@pytest.fixture
+def receiver_instance(make_instance):
+    instance = make_instance("Receiver", status=ACTIVE, remote_id=4242)
+    instance.webhook.signature_key = KEY
+    instance.webhook.save()
+    return instance
+
+
+def test_each_delivery_is_counted_once_on_its_day(client, receiver_instance):
+    for event_id in ["a", "b", "a", "c", "b"]:
+        assert deliver(client, receiver_instance, body(event_id)).status_code == 200
+
+    day = EventDailyCount.objects.get(instance=receiver_instance)
+    assert day.day == timezone.localdate()
+    assert day.count == 3 == receiver_instance.events.count()
+    assert day.last_received_at == receiver_instance.events.latest("received_at").received_at
+
+
+def test_the_last_event_time_never_goes_back(make_instance):
+    instance = make_instance("Late", status=ACTIVE, remote_id=9)
+    now = timezone.now()
+    store(instance, 1, received_at=now)
+    store(instance, 2, received_at=now - timedelta(minutes=5))  # stored late, received earlier
+    store(instance, 3, received_at=now - timedelta(days=1))
+
+    rows = {row.day: row for row in EventDailyCount.objects.filter(instance=instance)}
+    assert rows[timezone.localdate(now)].count == 2
+    assert rows[timezone.localdate(now)].last_received_at == now
+    assert rows[timezone.localdate(now - timedelta(days=1))].count == 1
+
+
+def test_the_list_and_the_chart_read_the_counts(client, operator, receiver_instance):
+    client.force_login(operator)
+    for event_id in ["x", "y", "x"]:
+        deliver(client, receiver_instance, body(event_id))
+
+    listing = client.get(INDEX)
+    page = client.get(receiver_instance.get_absolute_url()).content.decode()
+
+    [row] = [i for i in listing.context["page_obj"] if i.pk == receiver_instance.pk]
+    assert row.last_event_at == receiver_instance.events.latest("received_at").received_at
+    assert "(2 in all)" in page
+    today = timezone.localdate()
+    assert f"<title>{today:%a} {today.day} {today:%b}: 2</title>" in page
+
+
+# --- The receiver's round trips ----------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_costs_two_round_trips_on_postgresql_five_on_sqlite(client, receiver_instance):
+    # PostgreSQL: a read, then one statement in autocommit (the event and its day's count).
+    # SQLite: the read, then a short transaction (BEGIN, INSERT, upsert, COMMIT).
+    budget = 2 if connection.vendor == "postgresql" else 5
+    trips = []
+    for event_id in ["first", "first", "second"]:  # new, redelivery, new
+        with counting_round_trips() as counted:
+            assert deliver(client, receiver_instance, body(event_id)).status_code == 200
+        trips.append(counted.total)
+
+    assert max(trips) <= budget, (trips, counted.statements)
+    assert EventDailyCount.objects.get(instance=receiver_instance).count == 2
+
+
+def test_the_receiver_reads_no_encrypted_instance_column(client, receiver_instance):
+    with CaptureQueriesContext(connection) as queries:
+        assert deliver(client, receiver_instance, body("cols")).status_code == 200
+
+    lookup = queries.captured_queries[0]["sql"]
+    for column in ("oauth_api_secret", "remote_token", "api_key", "ORDER BY"):
+        assert column not in lookup
+
+
+# --- The admin's paginator ---------------------------------------------------------------------
+
+
+def test_the_admin_counts_large_results_from_the_planner_not_with_count(
+    client, operator, make_instance, monkeypatch
+):
+    from instances import admin_lists
+
+    monkeypatch.setattr(admin_lists, "EXACT_COUNT_BELOW", 5)
+    client.force_login(operator)
+    add_instances(make_instance, 12)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE instances_elementinstance")
+
+    unfiltered = cost(client, ADMIN_INSTANCES)
+    filtered = cost(client, ADMIN_INSTANCES + "?status__exact=active")
+
+    counts = [s for s in unfiltered + filtered if "COUNT(" in s.upper()]
+    if connection.vendor == "postgresql":
+        assert counts == []
+        assert any("reltuples" in s for s in unfiltered)
+        assert any(s.startswith("EXPLAIN") for s in filtered)
+    else:  # SQLite has no estimates: small embedded databases count.
+        assert len(counts) == 2
+
+
+def test_the_admin_links_no_deeper_than_its_page_cap(make_instance, monkeypatch):
+    from django.core.paginator import EmptyPage
+
+    from instances import admin_lists
+
+    monkeypatch.setattr(admin_lists, "MAX_PAGES", 2)
+    add_instances(make_instance, 8)
+    ordered = ElementInstance.objects.order_by("-created_at", "-id")
+
+    paginator = admin_lists.EstimatedCountPaginator(ordered, 3)
+
+    assert paginator.num_pages == 2
+    assert [i.pk for i in paginator.page(2).object_list] == [i.pk for i in ordered[3:6]]
+    with pytest.raises(EmptyPage):
+        paginator.page(3)
