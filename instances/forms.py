@@ -287,6 +287,14 @@ class InstanceFilterForm(forms.Form):
     )
     tag = forms.CharField(required=False)
     element = forms.CharField(required=False)
+    disabled = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Enabled or disabled"),
+            ("yes", "Disabled at Cloud Elements"),
+            ("no", "Enabled at Cloud Elements"),
+        ],
+    )
 
     def filter(self, queryset):
         if not self.is_valid():
@@ -302,6 +310,8 @@ class InstanceFilterForm(forms.Form):
             queryset = search.with_tag(queryset, data["tag"])
         if data["element"]:
             queryset = queryset.filter(element_key=data["element"])
+        if data["disabled"]:
+            queryset = queryset.filter(remote_disabled=data["disabled"] == "yes")
         if data["q"]:
             queryset = search.search(queryset, data["q"])
         return queryset

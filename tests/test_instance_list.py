@@ -118,6 +118,15 @@ def test_filters_narrow_the_list(as_operator, cast, query, expected):
     assert sorted(listed(as_operator.get(INDEX, query))) == sorted(expected)
 
 
+def test_instances_disabled_at_cloud_elements_can_be_listed_alone(as_operator, cast):
+    ElementInstance.objects.filter(name="Legal Dropbox").update(remote_disabled=True)
+
+    assert listed(as_operator.get(INDEX, {"disabled": "yes"})) == ["Legal Dropbox"]
+    assert "Legal Dropbox" not in listed(as_operator.get(INDEX, {"disabled": "no"}))
+    page = as_operator.get(INDEX, {"disabled": "yes"}).content.decode()
+    assert '<option value="yes" selected>Disabled at Cloud Elements</option>' in page
+
+
 def test_deleted_instances_are_hidden_unless_asked_for(as_operator, cast):
     default = listed(as_operator.get(INDEX))
     deleted = listed(as_operator.get(INDEX, {"status": "deleted"}))
