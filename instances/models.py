@@ -332,3 +332,7 @@ class EventNotification(models.Model):
     @property
     def is_verified(self) -> bool:
         return self.signature != self.Signature.UNSIGNED
+
+
+# Jobs live in their own module (issue 12); imported here so Django registers them.
+from .job_models import Job, JobItem, ScheduleRun  # noqa: E402, F401

@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from . import charts, draft_views, drafts, oauth, services
+from . import charts, draft_views, drafts, jobs, oauth, services
 from . import cloud_elements as ce
 from .forms import InstanceFilterForm, InstanceForm, SettingsForm
 from .models import ElementInstance, OAuthState, Tag
@@ -61,6 +61,8 @@ def index(request: HttpRequest) -> HttpResponse:
         # An aggregate drops Meta.ordering; pagination needs a stable order.
         .order_by("-created_at", "-id")
     )
+    if request.GET.get("attention") == "reauthorize":
+        instances = instances.filter(jobs.NEEDS_REAUTHORIZATION)
     page_obj = Paginator(instances, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -71,6 +73,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "here": request.get_full_path(),
         "tags": Tag.objects.filter(instances__isnull=False).distinct(),
+        **jobs.list_notices(),
     }
     return page(request, "instances/index.html", context)
 
@@ -284,16 +287,14 @@ def sync(request: HttpRequest, uuid) -> HttpResponse:
 @staff_member_required
 @can_change
 def sync_all(request: HttpRequest) -> HttpResponse:
+    # One GET per instance is long work: a job, watched on its own page (issue 12).
     try:
-        counts = services.sync_all(actor=request.user)
-    except ce.CloudElementsError as error:
-        messages.error(request, f"Nothing was synced. {error.message}")
-    else:
-        summary = f"Synced {counts['synced']} instances; {counts['missing']} missing remotely"
-        if counts["failed"]:
-            summary += f"; {counts['failed']} could not be checked"
-        messages.success(request, summary + ".")
-    return redirect("instances:index")
+        job = jobs.start_sync_all(actor=request.user)
+    except jobs.JobError as error:
+        messages.warning(request, error.message)
+        return redirect("instances:index")
+    messages.success(request, f"Started job {job.pk}: sync of {job.total} active instances.")
+    return redirect(job)
 
 
 def _back(request: HttpRequest, instance: ElementInstance) -> HttpResponse:
