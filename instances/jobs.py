@@ -142,10 +142,14 @@ def _lease() -> timedelta:
     return timedelta(seconds=settings.JOB_LEASE_SECONDS)
 
 
-def claim(job_id: int) -> bool:
-    """Take the job for this worker: queued, or running with a lease that ran out."""
+def claim(job_id: int) -> int | None:
+    """Take the job for this worker: queued, or running with a lease that ran out.
+
+    Returns the attempt number, which the worker's every later write checks: a worker that lost
+    its lease (it stalled, another took over) stops at its next item instead of racing on.
+    """
     now = timezone.now()
-    return bool(
+    claimed = (
         Job.objects.filter(pk=job_id)
         .filter(
             Q(status=Job.Status.QUEUED) | Q(status=Job.Status.RUNNING, lease_expires_at__lt=now)
@@ -157,13 +161,18 @@ def claim(job_id: int) -> bool:
             attempts=F("attempts") + 1,
         )
     )
+    if not claimed:
+        return None
+    return Job.objects.values_list("attempts", flat=True).get(pk=job_id)
 
 
 def run_job(job_id: int) -> str:
     """Work through the job's unfinished items; safe to call again after a crash."""
-    if not claim(job_id):
+    attempt = claim(job_id)
+    if attempt is None:
         return "not claimed"
     job = Job.objects.select_related("created_by").get(pk=job_id)
+    job.attempts = attempt
     items = (
         job.items.filter(status__in=[Item.PENDING, Item.IN_FLIGHT])
         .select_related("instance__webhook")
@@ -177,9 +186,15 @@ def run_job(job_id: int) -> str:
         for item in batch:
             last = item.pk
             if not _run_item(job, item):
-                return "cancelled"
-    Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
-        status=Job.Status.DONE, finished_at=timezone.now(), lease_expires_at=None
+                return "stopped"
+    # The counts from the items themselves, so that they are exact whatever happened on the way.
+    finished = job.items.exclude(status__in=[Item.PENDING, Item.IN_FLIGHT])
+    Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, attempts=attempt).update(
+        status=Job.Status.DONE,
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+        done=finished.count(),
+        failed=finished.filter(status=Item.FAILED).count(),
     )
     return "done"
 
@@ -197,12 +212,14 @@ def _run_item(job: Job, item: JobItem) -> bool:
     if status == Item.FAILED:
         counters["failed"] = F("failed") + 1
     # One statement records the progress, renews the lease and notices a cancel.
-    still_running = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-        lease_expires_at=timezone.now() + _lease(), **counters
-    )
-    if not still_running:
-        Job.objects.filter(pk=job.pk).update(**counters)
-    return bool(still_running)
+    still_mine = Job.objects.filter(
+        pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts
+    ).update(lease_expires_at=timezone.now() + _lease(), **counters)
+    if not still_mine:
+        # Cancelled meanwhile (count the item; the rest stay pending), or another worker took
+        # the job over after this one's lease ran out (it counts the items itself).
+        Job.objects.filter(pk=job.pk, status=Job.Status.CANCELLED).update(**counters)
+    return bool(still_mine)
 
 
 def _attempt(job: Job, instance: ElementInstance, *, resumed: bool) -> tuple[str, str]:
@@ -216,7 +233,7 @@ def _attempt(job: Job, instance: ElementInstance, *, resumed: bool) -> tuple[str
                 return Item.FAILED, error.message
             wait = min(error.retry_after, settings.JOB_MAX_RETRY_AFTER_SECONDS)
             # Keep the lease while waiting, so that nobody takes the job over meanwhile.
-            Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+            Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
                 lease_expires_at=timezone.now() + _lease() + timedelta(seconds=wait)
             )
             time.sleep(wait)

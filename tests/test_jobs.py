@@ -141,7 +141,7 @@ def test_cancel_stops_the_job_after_the_instance_in_flight(
 
     monkeypatch.setattr(cloud_elements, "get_instance", get_instance)
 
-    assert jobs.run_job(job.pk) == "cancelled"
+    assert jobs.run_job(job.pk) == "stopped"
 
     job.refresh_from_db()
     assert (job.status, job.done, job.cancelled_by) == ("cancelled", 2, operator)
@@ -296,7 +296,7 @@ def test_429_and_503_carry_retry_after():
 def test_a_job_whose_worker_died_is_queued_again_once(operator, make_instance):
     instance = make_instance(status=ACTIVE, remote_id=7300)
     job = jobs.start_job(kind=Job.Kind.SYNC, instances=[instance.pk], actor=operator)
-    assert jobs.claim(job.pk) and not jobs.claim(job.pk)
+    assert jobs.claim(job.pk) == 1 and jobs.claim(job.pk) is None
     Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     before = DBTaskResult.objects.count()
 
@@ -305,3 +305,30 @@ def test_a_job_whose_worker_died_is_queued_again_once(operator, make_instance):
 
     assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
     assert DBTaskResult.objects.count() == before + 1
+
+
+@live
+def test_a_worker_that_lost_its_lease_stops_instead_of_racing_on(
+    sandbox_site, operator, make_instance, monkeypatch
+):
+    sandboxed(make_instance, sandbox_site.url, 5)
+    job = jobs.start_job(
+        kind=Job.Kind.SYNC, instances=ElementInstance.objects.all(), actor=operator
+    )
+    real = cloud_elements.get_instance
+
+    def get_instance(instance_id):
+        # This worker stalls past its lease; the scheduler hands the job to another worker.
+        if not Job.objects.filter(pk=job.pk, attempts=2).exists():
+            Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now())
+            assert jobs.recover_stalled_jobs() == [job.pk]
+            assert jobs.claim(job.pk) == 2
+        return real(instance_id)
+
+    monkeypatch.setattr(cloud_elements, "get_instance", get_instance)
+
+    assert jobs.run_job(job.pk) == "stopped"
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.done) == ("running", 2, 0)
+    assert job.items.filter(status=JobItem.Status.PENDING).count() == 4
