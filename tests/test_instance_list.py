@@ -17,7 +17,7 @@ from instances.models import ElementInstance, WebhookSettings
 
 Status = ElementInstance.Status
 INDEX = reverse("instances:index")
-ROW_NAME = re.compile(r'<th scope="row"><a href="[^"]+">([^<]+)</a></th>')
+ROW_NAME = re.compile(r'<th scope="row">(?:<input [^>]+> )?<a href="[^"]+">([^<]+)</a></th>')
 NEXT_LINK = re.compile(r'<a href="([^"]+)">Next</a>')
 PREVIOUS_LINK = re.compile(r'<a href="([^"]+)">Previous</a>')
 
