@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -29,6 +29,8 @@ Kind = Job.Kind
 Item = JobItem.Status
 # Kinds an operator may start on selected instances (bulk actions).
 BULK_KINDS = (Kind.EVENTS_ON, Kind.EVENTS_OFF, Kind.SYNC)
+# Workers that may die on one job before it is marked failed.
+MAX_ATTEMPTS = 5
 
 
 class JobError(Exception):
@@ -243,6 +245,12 @@ def _attempt(job: Job, instance: ElementInstance, *, resumed: bool) -> tuple[str
             return Item.SKIPPED, error.message
         except ce.CloudElementsError as error:
             return Item.FAILED, error.message
+        except DatabaseError:
+            raise  # the database is away: the task fails, the lease runs out, the job resumes
+        except Exception:
+            # A bug met on one instance must not stop the others (or loop the job forever).
+            logger.exception("Job %s: unexpected error on instance %s", job.pk, instance.pk)
+            return Item.FAILED, "Unexpected error; see the server log."
     return Item.FAILED, "Gave up."  # not reached
 
 
@@ -278,6 +286,10 @@ def recover_stalled_jobs() -> list[int]:
         )
     )
     recovered = []
+    # A job that keeps losing its worker (a crash it causes itself) stops being retried.
+    Job.objects.filter(
+        pk__in=stalled, status=Job.Status.RUNNING, attempts__gte=MAX_ATTEMPTS
+    ).update(status=Job.Status.FAILED, finished_at=now, lease_expires_at=None)
     for pk in stalled:
         # Only the scheduler that flips it queues it, so two schedulers never queue it twice.
         if Job.objects.filter(pk=pk, status=Job.Status.RUNNING, lease_expires_at__lt=now).update(

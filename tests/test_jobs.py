@@ -332,3 +332,42 @@ def test_a_worker_that_lost_its_lease_stops_instead_of_racing_on(
     job.refresh_from_db()
     assert (job.status, job.attempts, job.done) == ("running", 2, 0)
     assert job.items.filter(status=JobItem.Status.PENDING).count() == 4
+
+
+def test_a_job_that_keeps_losing_its_worker_is_failed_not_retried_forever(operator, make_instance):
+    instance = make_instance(status=ACTIVE, remote_id=7400)
+    job = jobs.start_job(kind=Job.Kind.SYNC, instances=[instance.pk], actor=operator)
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.RUNNING,
+        attempts=jobs.MAX_ATTEMPTS,
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+
+    assert jobs.recover_stalled_jobs() == []
+
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and job.finished_at is not None
+
+
+@live
+def test_an_unexpected_error_on_one_instance_fails_it_alone(
+    sandbox_site, operator, make_instance, monkeypatch
+):
+    instances = sandboxed(make_instance, sandbox_site.url, 3)
+    real = cloud_elements.get_instance
+
+    def get_instance(instance_id):
+        if instance_id == instances[0].remote_id:
+            raise KeyError("a bug")
+        return real(instance_id)
+
+    monkeypatch.setattr(cloud_elements, "get_instance", get_instance)
+    job = jobs.start_job(
+        kind=Job.Kind.SYNC, instances=ElementInstance.objects.all(), actor=operator
+    )
+
+    assert jobs.run_job(job.pk) == "done"
+
+    job.refresh_from_db()
+    assert (job.done, job.failed) == (3, 1)
+    assert job.items.get(instance=instances[0]).message == "Unexpected error; see the server log."
