@@ -16,7 +16,6 @@ from .models import (
     ElementInstance,
     EventNotification,
     Job,
-    JobItem,
     Tag,
     WebhookSettings,
 )
@@ -289,21 +288,10 @@ class EventNotificationAdmin(admin.ModelAdmin):
         return False
 
 
-class JobItemInline(admin.TabularInline):
-    model = JobItem
-    fields = ("instance", "status", "message", "finished_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    max_num = 0
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    """Jobs, read-only: they are started from the instance list and watched on their page."""
+    """Jobs, read-only: started from the lists, watched on their page (which lists the failures;
+    the items themselves are not inlined here, a job may hold thousands)."""
 
     list_display = ("pk", "kind", "status", "done", "total", "failed", "created_by", "created_at")
     list_filter = ("kind", "status")
