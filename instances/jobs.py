@@ -29,6 +29,8 @@ Kind = Job.Kind
 Item = JobItem.Status
 # Kinds an operator may start on selected instances (bulk actions).
 BULK_KINDS = (Kind.EVENTS_ON, Kind.EVENTS_OFF, Kind.SYNC)
+# Kinds whose remote call is a GET: after a crash, a pending item is simply done (again).
+IDEMPOTENT = (Kind.SYNC, Kind.SYNC_ALL, Kind.HEALTH_CHECK)
 # Workers that may die on one job before it is marked failed.
 MAX_ATTEMPTS = 5
 
@@ -204,19 +206,21 @@ def run_job(job_id: int) -> str:
 def _run_item(job: Job, item: JobItem) -> bool:
     """Run one item and record it; False when the job was cancelled meanwhile."""
     resumed = item.status == Item.IN_FLIGHT
-    if not resumed:
+    if not resumed and job.kind not in IDEMPOTENT:
+        # Written before the call, so that after a crash this item is read back, not resent.
         JobItem.objects.filter(pk=item.pk).update(status=Item.IN_FLIGHT)
     status, message = _attempt(job, item.instance, resumed=resumed)
-    JobItem.objects.filter(pk=item.pk).update(
-        status=status, message=message[:2000], finished_at=timezone.now()
-    )
     counters = {"done": F("done") + 1}
     if status == Item.FAILED:
         counters["failed"] = F("failed") + 1
-    # One statement records the progress, renews the lease and notices a cancel.
-    still_mine = Job.objects.filter(
-        pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts
-    ).update(lease_expires_at=timezone.now() + _lease(), **counters)
+    # One commit records the item and the progress, renews the lease and notices a cancel.
+    with transaction.atomic():
+        JobItem.objects.filter(pk=item.pk).update(
+            status=status, message=message[:2000], finished_at=timezone.now()
+        )
+        still_mine = Job.objects.filter(
+            pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts
+        ).update(lease_expires_at=timezone.now() + _lease(), **counters)
     if not still_mine:
         # Cancelled meanwhile (count the item; the rest stay pending), or another worker took
         # the job over after this one's lease ran out (it counts the items itself).
