@@ -47,11 +47,12 @@ install: $(VENV)/.installed
 ## Create .venv with the project and the test tools
 install-dev: $(VENV)/.installed-dev
 
-## Serve the whole product (dashboard + sandbox) at http://HOST:PORT (default 127.0.0.1:8000)
+## Serve the whole product (dashboard + sandbox) at http://HOST:PORT, with a task worker and the scheduler
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(SITE_ENV)$(BIN)/python manage.py ensure_operator
-	$(SITE_ENV)$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@# The Procfile's processes (web, worker, scheduler) run together; one Ctrl-C stops them all.
+	$(SITE_ENV)PATH="$(abspath $(BIN)):$$PATH" HOST='$(HOST)' PORT='$(PORT)' $(BIN)/honcho start
 
 ## Run the whole test suite (unit, integration over HTTP, browser)
 test: $(VENV)/.installed-dev

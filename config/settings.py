@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "instances.sandbox",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -356,6 +358,25 @@ if CONSENT_LINK_RATE_LIMIT < 1:
 # several server processes, set a shared cache, e.g. CACHE_URL=dbcache://django_cache (after
 # `manage.py createcachetable`) or CACHE_URL=redis://127.0.0.1:6379/1 (needs the redis package).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# --- Background work (issue 12): django-tasks with the django-tasks-db queue -----------------
+
+# The database backend: workers (`manage.py db_worker`) on any host share one queue in the
+# database; a Redis-backed backend can replace it here alone.
+TASKS = {
+    "default": {"BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")}
+}
+# Calls to Cloud Elements in flight at once, per process (each worker runs one job at a time).
+CLOUD_ELEMENTS_MAX_CONCURRENCY = env.int("CLOUD_ELEMENTS_MAX_CONCURRENCY", default=4)
+# A job's lease: a worker renews it after every instance; a job whose lease ran out (its worker
+# died) is queued again and resumed by another worker.
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
+# How many times one instance waits out a 429/503 (Retry-After, capped) before it counts as failed.
+JOB_RATE_LIMIT_RETRIES = env.int("JOB_RATE_LIMIT_RETRIES", default=3)
+JOB_MAX_RETRY_AFTER_SECONDS = env.int("JOB_MAX_RETRY_AFTER_SECONDS", default=60)
+# Scheduled work (manage.py run_schedules): period of each schedule in minutes.
+SCHEDULE_HEALTH_CHECK_MINUTES = env.int("SCHEDULE_HEALTH_CHECK_MINUTES", default=60)
+SCHEDULE_RECONCILE_MINUTES = env.int("SCHEDULE_RECONCILE_MINUTES", default=5)
+SCHEDULE_PURGE_MINUTES = env.int("SCHEDULE_PURGE_MINUTES", default=24 * 60)
 
 # --- Internationalisation, static files ---------------------------------------------------------
 

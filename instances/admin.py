@@ -9,11 +9,17 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from . import admin_lists, enablement, search, services
+from . import admin_lists, enablement, jobs, search, services
 from . import cloud_elements as ce
 from .drafts import EDITABLE
-from .models import AuditEntry, ElementInstance, EventNotification, Tag, WebhookSettings
-from .views import events_error_message
+from .models import (
+    AuditEntry,
+    ElementInstance,
+    EventNotification,
+    Job,
+    Tag,
+    WebhookSettings,
+)
 
 # Statuses the dashboard's Edit page accepts: drafts (saved here) and active instances.
 EDITABLE_HERE = {*EDITABLE, ElementInstance.Status.ACTIVE}
@@ -161,24 +167,14 @@ class ElementInstanceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    # Bulk actions start a job (issue 12): one remote call per instance is long work.
     @admin.action(description="Enable event notifications", permissions=["change"])
     def enable_events(self, request, queryset):
-        self._set_events(request, queryset, enabled=True)
+        self._start_job(request, queryset, Job.Kind.EVENTS_ON)
 
     @admin.action(description="Disable event notifications", permissions=["change"])
     def disable_events(self, request, queryset):
-        self._set_events(request, queryset, enabled=False)
-
-    def _set_events(self, request, queryset, *, enabled: bool) -> None:
-        # One result per instance; a failure does not stop the others.
-        state = "on" if enabled else "off"
-        for instance in queryset.select_related("webhook"):
-            try:
-                services.set_events(instance=instance, enabled=enabled, actor=request.user)
-            except (ce.CloudElementsError, services.ActionError) as error:
-                self.message_user(request, events_error_message(instance, error), messages.ERROR)
-            else:
-                self.message_user(request, f"{instance}: events turned {state}.", messages.SUCCESS)
+        self._start_job(request, queryset, Job.Kind.EVENTS_OFF)
 
     @admin.action(description="Disable at Cloud Elements", permissions=["change"])
     def disable_instances(self, request, queryset):
@@ -202,17 +198,25 @@ class ElementInstanceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Sync from Cloud Elements", permissions=["change"])
     def sync_from_cloud_elements(self, request, queryset):
-        for instance in queryset.select_related("webhook"):
-            try:
-                services.sync(instance=instance, actor=request.user)
-            except (ce.CloudElementsError, services.ActionError) as error:
-                self.message_user(
-                    request, f"{instance}: not synced. {error.message}", messages.ERROR
-                )
-            else:
-                level = messages.WARNING if instance.remote_missing else messages.SUCCESS
-                note = "missing at Cloud Elements" if instance.remote_missing else "synced"
-                self.message_user(request, f"{instance}: {note}.", level)
+        self._start_job(request, queryset, Job.Kind.SYNC)
+
+    def _start_job(self, request, queryset, kind: str) -> None:
+        try:
+            job = jobs.start_job(kind=kind, instances=queryset, actor=request.user)
+        except jobs.JobError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
+        self.message_user(
+            request,
+            format_html(
+                'Started <a href="{}">job {}</a>: {}, {} instances.',
+                job.get_absolute_url(),
+                job.pk,
+                job.get_kind_display(),
+                job.total,
+            ),
+            messages.SUCCESS,
+        )
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: ElementInstance):
@@ -310,6 +314,45 @@ class EventNotificationAdmin(admin.ModelAdmin):
     def formatted_body(self, obj: EventNotification):
         # format_html escapes the body: it is whatever the sender posted.
         return format_html('<pre class="event-body">{}</pre>', obj.pretty_body)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Jobs, read-only: started from the lists, watched on their page (which lists the failures;
+    the items themselves are not inlined here, a job may hold thousands)."""
+
+    list_display = ("pk", "kind", "status", "done", "total", "failed", "created_by", "created_at")
+    list_filter = ("kind", "status")
+    list_select_related = ("created_by",)
+    fields = (
+        "kind",
+        "status",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "total",
+        "done",
+        "failed",
+        "retry_of",
+        "attempts",
+        "job_page",
+    )
+    readonly_fields = fields
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Progress page")
+    def job_page(self, obj: Job):
+        return format_html('<a href="{}">Open the job page</a>', obj.get_absolute_url())
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -35,6 +37,10 @@ SANDBOX_API_PATH = "/sandbox/elements/api-v2"
 SANDBOX_IDENTITY_PATH = "/sandbox/identity"
 # SITE_URLs whose sandbox proved to be this server (see _check_sandbox).
 _verified_sandboxes: set[str] = set()
+# At most CLOUD_ELEMENTS_MAX_CONCURRENCY calls in flight from this process (created on first use,
+# after settings are read). Across processes the bound is this times the number of processes.
+_in_flight: threading.BoundedSemaphore | None = None
+_in_flight_lock = threading.Lock()
 
 
 # --- Errors ----------------------------------------------------------------------------------
@@ -85,6 +91,20 @@ class CloudElementsConnectionDroppedError(CloudElementsError):
 class CloudElementsServerError(CloudElementsError):
     ambiguous = True
     default_message = "Cloud Elements had an internal error."
+
+
+class CloudElementsRateLimitedError(CloudElementsServerError):
+    """429 Too Many Requests or 503 Service Unavailable: wait `retry_after` seconds, then retry.
+
+    A 429 was refused before any work (not ambiguous); a 503 is a server error like any other.
+    """
+
+    default_message = "Cloud Elements is busy (rate limited); try again shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 1.0, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        self.ambiguous = self.status != 429
 
 
 class CloudElementsAuthenticationError(CloudElementsError):
@@ -295,15 +315,16 @@ def _request(method: str, path: str, *, params=None, json=None) -> Any:
     url = base_url() + path
     started = time.monotonic()
     try:
-        response = _get_session().request(
-            method,
-            url,
-            params=params,
-            json=json,
-            headers=_headers(),
-            timeout=settings.CLOUD_ELEMENTS_TIMEOUT,
-            allow_redirects=False,
-        )
+        with _slot():
+            response = _get_session().request(
+                method,
+                url,
+                params=params,
+                json=json,
+                headers=_headers(),
+                timeout=settings.CLOUD_ELEMENTS_TIMEOUT,
+                allow_redirects=False,
+            )
     except requests.RequestException as exc:
         error = _transport_error(exc)
         _log(method, path, type(error).__name__, started)
@@ -313,6 +334,29 @@ def _request(method: str, path: str, *, params=None, json=None) -> Any:
         return _parse(response)
     except CloudElementsBadResponseError as error:
         raise _unconfirmed(method, error) from None
+
+
+def _slot() -> threading.BoundedSemaphore:
+    global _in_flight
+    with _in_flight_lock:
+        if _in_flight is None:
+            _in_flight = threading.BoundedSemaphore(max(1, settings.CLOUD_ELEMENTS_MAX_CONCURRENCY))
+    return _in_flight
+
+
+def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
+    """Parse a Retry-After header: delta-seconds or an HTTP date; never negative."""
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _transport_error(exc: requests.RequestException) -> CloudElementsError:
@@ -372,7 +416,19 @@ def _parse(response: requests.Response) -> Any:
                 raise CloudElementsBadResponseError(status=response.status_code) from None
     if success:
         return body
-    raise _error_for(response.status_code, body if isinstance(body, dict) else {})
+    error = _error_for(response.status_code, body if isinstance(body, dict) else {})
+    if response.status_code in (429, 503):
+        raise CloudElementsRateLimitedError(
+            error.message.replace(
+                error.default_message, CloudElementsRateLimitedError.default_message
+            ),
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            status=error.status,
+            request_id=error.request_id,
+            remote_message=error.remote_message,
+            provider_message=error.provider_message,
+        )
+    raise error
 
 
 def _unconfirmed(method: str, error: CloudElementsBadResponseError) -> CloudElementsError:

@@ -456,3 +456,7 @@ class EventDailyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instance_id} {self.day}: {self.count}"
+
+
+# Jobs live in their own module (issue 12); imported here so Django registers them.
+from .job_models import Job, JobItem, ScheduleRun  # noqa: E402, F401

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import enablement_views, event_views, link_views, reveal_views, views
+from . import enablement_views, event_views, job_views, link_views, reveal_views, views
 
 app_name = "instances"
 
@@ -10,6 +10,11 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.new, name="new"),
     path("sync/", views.sync_all, name="sync_all"),
+    path("bulk/", job_views.bulk, name="bulk"),
+    path("jobs/<int:job_id>/", job_views.job, name="job"),
+    path("jobs/<int:job_id>.json", job_views.job_json, name="job_json"),
+    path("jobs/<int:job_id>/cancel/", job_views.cancel, name="job_cancel"),
+    path("jobs/<int:job_id>/retry/", job_views.retry, name="job_retry"),
     path("oauth/callback/", views.oauth_callback, name="oauth_callback"),
     path("<uuid:uuid>/", views.detail, name="detail"),
     path("<uuid:uuid>/retry/", views.retry, name="retry"),

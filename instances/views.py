@@ -22,6 +22,7 @@ from . import (
     consent,
     draft_views,
     drafts,
+    jobs,
     keyset,
     link_views,
     links,
@@ -70,6 +71,8 @@ def index(request: HttpRequest) -> HttpResponse:
         .prefetch_related("tags")
         .annotate(last_event_at=charts.last_event_at())
     )
+    if request.GET.get("attention") == "reauthorize":
+        instances = instances.filter(jobs.NEEDS_REAUTHORIZATION)
     keep = {k: v for k, v in request.GET.lists() if k not in keyset.PARAMETERS}
     page_obj = keyset.paginate(
         instances, request.GET, size=PAGE_SIZE, time_field="created_at", keep=keep, ids_first=True
@@ -81,6 +84,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "query": urlencode(keep, doseq=True),
         "here": request.get_full_path(),
         "tags": search.tags_in_use(),
+        **jobs.list_notices(),
     }
     return page(request, "instances/index.html", context)
 
@@ -327,16 +331,14 @@ def sync(request: HttpRequest, uuid) -> HttpResponse:
 @staff_member_required
 @can_change
 def sync_all(request: HttpRequest) -> HttpResponse:
+    # One GET per instance is long work: a job, watched on its own page (issue 12).
     try:
-        counts = services.sync_all(actor=request.user)
-    except ce.CloudElementsError as error:
-        messages.error(request, f"Nothing was synced. {error.message}")
-    else:
-        summary = f"Synced {counts['synced']} instances; {counts['missing']} missing remotely"
-        if counts["failed"]:
-            summary += f"; {counts['failed']} could not be checked"
-        messages.success(request, summary + ".")
-    return redirect("instances:index")
+        job = jobs.start_sync_all(actor=request.user)
+    except jobs.JobError as error:
+        messages.warning(request, error.message)
+        return redirect("instances:index")
+    messages.success(request, f"Started job {job.pk}: sync of {job.total} active instances.")
+    return redirect(job)
 
 
 def events_error_message(instance: ElementInstance, error: Exception) -> str:

@@ -15,7 +15,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from instances import cloud_elements
+from instances import cloud_elements, jobs
 from instances.cloud_elements import (
     CloudElementsBadRequestError,
     CloudElementsNotFoundError,
@@ -23,7 +23,7 @@ from instances.cloud_elements import (
     Instance,
     OAuthUrl,
 )
-from instances.models import AuditEntry, ElementInstance, OAuthState, WebhookSettings
+from instances.models import AuditEntry, ElementInstance, Job, OAuthState, WebhookSettings
 from instances.parameters import MASKED
 from tests.test_toggle_events import (
     RECEIVER_URL,
@@ -604,8 +604,8 @@ def test_a_view_only_user_cannot_sync(client, viewer, active, monkeypatch):
 
 
 @live
-def test_sync_all_refreshes_every_instance_from_one_list_call(
-    sandbox_site, settings, client, operator, make_instance, monkeypatch
+def test_sync_all_is_a_job_over_every_active_instance(
+    sandbox_site, settings, client, operator, make_instance
 ):
     finance = create_remote_instance(settings, name="Finance Dropbox", tags=("finance",))
     legal = create_remote_instance(settings, name="Legal Dropbox", events_enabled=True)
@@ -617,21 +617,18 @@ def test_sync_all_refreshes_every_instance_from_one_list_call(
         "gone": make_instance("Gone Dropbox", status=Status.ACTIVE, remote_id=gone.id),
         "draft": make_instance("Draft Dropbox"),
     }
-    list_calls: list[dict] = []
-    real_list_instances = cloud_elements.list_instances
-
-    def list_instances(**filters) -> list[Instance]:
-        list_calls.append(filters)
-        return real_list_instances(**filters)
-
-    monkeypatch.setattr(cloud_elements, "list_instances", list_instances)
     client.force_login(operator)
 
     response = client.post(reverse("instances:sync_all"), follow=True)
 
-    assert list_calls == [{}]
-    assert response.redirect_chain[-1][0] == reverse("instances:index")
-    assert shown_messages(response) == [("success", "Synced 2 instances; 1 missing remotely.")]
+    job = Job.objects.get()
+    assert response.redirect_chain[-1][0] == job.get_absolute_url()
+    assert shown_messages(response) == [
+        ("success", f"Started job {job.pk}: sync of 3 active instances.")
+    ]
+    jobs.run_job(job.pk)  # what the task worker runs
+    job.refresh_from_db()
+    assert (job.status, job.total, job.done, job.failed) == ("done", 3, 3, 1)
     rows = {key: reload(row) for key, row in rows.items()}
     assert rows["finance"].name == "Finance Dropbox"
     assert rows["finance"].tag_names() == ["finance"]
@@ -644,20 +641,14 @@ def test_sync_all_refreshes_every_instance_from_one_list_call(
     assert rows["draft"].synced_at is None
 
 
-def test_sync_all_changes_nothing_when_the_list_call_fails(client, operator, active, monkeypatch):
-    def list_instances(**filters) -> list[Instance]:
-        raise CloudElementsServerError(status=502)
-
-    monkeypatch.setattr(cloud_elements, "list_instances", list_instances)
+def test_sync_all_with_no_active_instance_says_so(client, operator, make_instance):
+    make_instance("Draft Dropbox")
     client.force_login(operator)
 
     response = client.post(reverse("instances:sync_all"), follow=True)
 
-    instance = reload(active)
-    assert (instance.remote_missing, instance.synced_at) == (False, None)
-    assert shown_messages(response) == [
-        ("error", f"Nothing was synced. {CloudElementsServerError.default_message}")
-    ]
+    assert not Job.objects.exists()
+    assert shown_messages(response) == [("warning", "There is no active instance to sync.")]
 
 
 # --- Re-authorize --------------------------------------------------------------------------------

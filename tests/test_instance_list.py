@@ -17,7 +17,7 @@ from instances.models import ElementInstance, WebhookSettings
 
 Status = ElementInstance.Status
 INDEX = reverse("instances:index")
-ROW_NAME = re.compile(r'<th scope="row"><a href="[^"]+">([^<]+)</a></th>')
+ROW_NAME = re.compile(r'<th scope="row">(?:<input [^>]+> )?<a href="[^"]+">([^<]+)</a></th>')
 OLDER_LINK = re.compile(r'<a href="([^"]+)" rel="next">Older</a>')
 NEWER_LINK = re.compile(r'<a href="([^"]+)" rel="prev">Newer</a>')
 OLDEST_LINK = re.compile(r'<a href="([^"]+)">Oldest</a>')

@@ -113,3 +113,14 @@ def test_the_default_retention_is_ninety_days(settings):
     )
 
     assert result.stdout.strip().endswith("90")
+
+
+def test_the_daily_schedule_purges_past_retention(instance, settings):
+    from instances import schedules
+
+    settings.EVENT_RETENTION_DAYS = 30
+    store(instance, days_ago=40)
+    store(instance, days_ago=1)
+
+    assert schedules.purge_events_past_retention() == "purged 1 events and 1 daily counts"
+    assert EventNotification.objects.filter(instance=instance).count() == 1

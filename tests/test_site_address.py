@@ -45,39 +45,52 @@ def make_n(tmp_path: Path, *args: str, env: dict | None = None, dotenv: str = ""
     return done.stdout
 
 
+def served(out: str) -> str:
+    """The line that starts the Procfile's processes: web (runserver), worker and scheduler."""
+    [line] = [line for line in out.splitlines() if line.endswith(".venv/bin/honcho start")]
+    return line
+
+
 def test_make_run_derives_site_url_from_the_port(tmp_path):
     out = make_n(tmp_path, "run", "PORT=8123")
-    assert (
-        "SITE_URL='http://127.0.0.1:8123' .venv/bin/python manage.py runserver 127.0.0.1:8123"
-        in out
-    )
+    line = served(out)
+    assert line.startswith("SITE_URL='http://127.0.0.1:8123' ")
+    assert "HOST='127.0.0.1' PORT='8123' " in line
     assert "SITE_URL='http://127.0.0.1:8123' .venv/bin/python manage.py ensure_operator" in out
 
 
 def test_make_run_derives_site_url_from_the_host(tmp_path):
-    out = make_n(tmp_path, "run", "HOST=localhost", "PORT=9001")
-    assert (
-        "SITE_URL='http://localhost:9001' .venv/bin/python manage.py runserver localhost:9001"
-        in out
-    )
+    line = served(make_n(tmp_path, "run", "HOST=localhost", "PORT=9001"))
+    assert line.startswith("SITE_URL='http://localhost:9001' ")
+    assert "HOST='localhost' PORT='9001' " in line
 
 
 def test_make_run_on_every_interface_is_reached_at_loopback(tmp_path):
-    out = make_n(tmp_path, "run", "HOST=0.0.0.0", "PORT=9000")
-    assert (
-        "SITE_URL='http://127.0.0.1:9000' .venv/bin/python manage.py runserver 0.0.0.0:9000" in out
-    )
+    line = served(make_n(tmp_path, "run", "HOST=0.0.0.0", "PORT=9000"))
+    assert line.startswith("SITE_URL='http://127.0.0.1:9000' ")
+    assert "HOST='0.0.0.0' PORT='9000' " in line
 
 
 def test_a_site_url_given_wins(tmp_path):
     out = make_n(tmp_path, "run", "PORT=8123", env={"SITE_URL": "https://dash.example"})
-    assert "SITE_URL='https://dash.example' .venv/bin/python manage.py runserver" in out
+    assert served(out).startswith("SITE_URL='https://dash.example' ")
 
 
 def test_a_site_url_in_dotenv_is_left_to_the_settings(tmp_path):
     out = make_n(tmp_path, "run", dotenv="DEBUG=true\nSITE_URL=http://127.0.0.1:7000\n")
     assert "SITE_URL=" not in out
-    assert "manage.py runserver 127.0.0.1:8000" in out
+    assert "HOST='127.0.0.1' PORT='8000' " in served(out)
+
+
+def test_the_procfile_serves_host_and_port_beside_a_worker_and_the_scheduler():
+    processes = dict(
+        line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
+    )
+    assert processes["web"] == "python manage.py runserver $HOST:$PORT"
+    assert processes["worker"].startswith("python manage.py db_worker ")
+    assert processes["scheduler"] == "python manage.py run_schedules"
+    # honcho gives the first process $PORT itself (the next ones get PORT+100, ...).
+    assert next(iter(processes)) == "web"
 
 
 def test_make_help_lists_targets_and_variables(tmp_path):

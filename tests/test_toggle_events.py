@@ -18,13 +18,13 @@ import requests
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
-from instances import cloud_elements
+from instances import cloud_elements, jobs
 from instances.cloud_elements import (
     CloudElementsNotFoundError,
     CloudElementsServerError,
     Instance,
 )
-from instances.models import AuditEntry, ElementInstance, WebhookSettings
+from instances.models import AuditEntry, ElementInstance, Job, WebhookSettings
 
 ACTIVE = ElementInstance.Status.ACTIVE
 APP_KEY = "app-key-toggle-1729"
@@ -369,11 +369,19 @@ def test_the_admin_action_carries_on_past_a_failing_instance(
     response = run_action(client, "enable_events", [finance, legal])
 
     assert response.status_code == 200
-    shown = shown_messages(response)
-    assert [level for level, _ in shown] == ["error", "success"]
-    assert shown[0][1].startswith("Legal Dropbox: events are still off.")
-    assert CloudElementsNotFoundError.default_message in shown[0][1]
-    assert shown[1][1] == "Finance Dropbox: events turned on."
+    job = Job.objects.get()
+    assert shown_messages(response) == [
+        (
+            "success",
+            f'Started <a href="/instances/jobs/{job.pk}/">job {job.pk}</a>: Turn events on, '
+            "2 instances.",
+        )
+    ]
+    assert jobs.run_job(job.pk) == "done"  # what the task worker runs
+    outcome = {i.instance.name: (i.status, i.message) for i in job.items.select_related("instance")}
+    assert outcome["Finance Dropbox"] == ("ok", "Events turned on.")
+    assert outcome["Legal Dropbox"][0] == "failed"
+    assert CloudElementsNotFoundError.default_message in outcome["Legal Dropbox"][1]
     assert reload(legal).webhook.enabled is False
     assert reload(finance).webhook.enabled is True
     assert cloud_elements.get_instance(kept.id).events_enabled is True
@@ -401,11 +409,15 @@ def test_the_admin_action_reports_a_remote_error_per_instance(
     monkeypatch.setattr(cloud_elements, "update_instance", update_instance)
     client.force_login(operator)
 
-    response = run_action(client, "disable_events", [finance, legal])
+    run_action(client, "disable_events", [finance, legal])
+    job = Job.objects.get()
+    jobs.run_job(job.pk)
 
     assert sorted(sent) == [5001, 5002]
-    shown = dict((text.split(":")[0], level) for level, text in shown_messages(response))
-    assert shown == {"Finance Dropbox": "success", "Legal Dropbox": "error"}
+    outcome = {i.instance.name: i.status for i in job.items.select_related("instance")}
+    assert outcome == {"Finance Dropbox": "ok", "Legal Dropbox": "failed"}
+    job.refresh_from_db()
+    assert (job.done, job.failed) == (2, 1)
     assert reload(finance).webhook.enabled is False
     assert reload(legal).webhook.enabled is True
     assert legal.audit_entries.get().request_id == "req-5002"

@@ -212,3 +212,14 @@ def test_the_consent_screen_on_a_phone(phone, operator):
     phone.get_by_role("button", name="Allow").tap()
     expect(phone.locator(".status").first).to_have_text("Active")
     usable(phone)
+
+
+def test_the_job_page_on_a_phone(phone, busy, operator):
+    from instances import jobs
+    from instances.job_models import Job
+
+    job = jobs.start_job(kind=Job.Kind.EVENTS_ON, instances=[busy.pk], actor=operator)
+    log_in(phone, "alice", PASSWORD)
+    phone.goto(job.get_absolute_url())
+    expect(phone.locator("#job-count")).to_have_text("0 of 1 done")
+    usable(phone)
