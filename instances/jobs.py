@@ -248,6 +248,9 @@ def _attempt(job: Job, instance: ElementInstance, *, resumed: bool) -> tuple[str
         except services.ActionError as error:
             return Item.SKIPPED, error.message
         except ce.CloudElementsError as error:
+            if job.kind in (Job.Kind.EVENTS_ON, Job.Kind.EVENTS_OFF):
+                # Say what the switch left behind (unchanged, read back, or unknown).
+                return Item.FAILED, services.events_error_message(instance, error)
             return Item.FAILED, error.message
         except DatabaseError:
             raise  # the database is away: the task fails, the lease runs out, the job resumes
@@ -312,10 +315,22 @@ NEEDS_REAUTHORIZATION = Q(status=ElementInstance.Status.ACTIVE) & (
 )
 
 
+# The list counts at most this many instances needing re-authorization ("1000+" beyond).
+NOTICE_COUNT_CAP = 1000
+
+
+def _capped_count(queryset, cap: int) -> int:
+    """COUNT over at most `cap` rows (a LIMIT in a subquery): constant cost at any size."""
+    return queryset.order_by().values("pk")[:cap].count()
+
+
 def list_notices() -> dict:
     """Running jobs to link to, and how many instances the health check found needing consent."""
     running = Job.objects.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
     return {
         "running_jobs": list(running.order_by("-created_at")[:5]),
-        "needs_reauthorization": ElementInstance.objects.filter(NEEDS_REAUTHORIZATION).count(),
+        "needs_reauthorization": _capped_count(
+            ElementInstance.objects.filter(NEEDS_REAUTHORIZATION), NOTICE_COUNT_CAP
+        ),
+        "needs_reauthorization_cap": NOTICE_COUNT_CAP,
     }

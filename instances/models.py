@@ -121,6 +121,14 @@ class ElementInstance(models.Model):
             # and by status.
             models.Index(fields=["-created_at", "-id"], name="instance_created_id"),
             models.Index(fields=["status", "-created_at", "-id"], name="instance_status_created"),
+            # The few active instances Cloud Elements marked invalid or disabled, counted on the
+            # list ("N need re-authorization") without reading the others.
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=models.Q(status="active")
+                & (models.Q(remote_valid=False) | models.Q(remote_disabled=True)),
+                name="instance_needs_reauth",
+            ),
         ]
 
     def __str__(self) -> str:

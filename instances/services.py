@@ -282,3 +282,15 @@ def _mark(instance: ElementInstance, status: str, error: str = "", request_id: s
     instance.last_error = error
     instance.last_error_request_id = request_id
     instance.save(update_fields=["status", "last_error", "last_error_request_id", "updated_at"])
+
+
+def events_error_message(instance: ElementInstance, error: Exception) -> str:
+    """What a failed switch left behind: unchanged, read back after no answer, or unknown."""
+    state = "on" if instance.webhook.enabled else "off"
+    if not getattr(error, "ambiguous", False):
+        news = f"events are still {state}."
+    elif getattr(error, "read_back", False):
+        news = f"events are now {state} (read back from Cloud Elements)."
+    else:
+        news = "events may be on or off: Cloud Elements could not be read back; sync to check."
+    return f"{instance.name}: {news} {error.message}"

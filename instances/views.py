@@ -238,7 +238,7 @@ def events(request: HttpRequest, uuid) -> HttpResponse:
     try:
         services.set_events(instance=instance, enabled=enabled, actor=request.user)
     except (ce.CloudElementsError, services.ActionError) as error:
-        messages.error(request, events_error_message(instance, error))
+        messages.error(request, services.events_error_message(instance, error))
     else:
         state = "on" if instance.webhook.enabled else "off"
         messages.success(request, f"{instance.name}: events turned {state}.")
@@ -339,18 +339,6 @@ def sync_all(request: HttpRequest) -> HttpResponse:
         return redirect("instances:index")
     messages.success(request, f"Started job {job.pk}: sync of {job.total} active instances.")
     return redirect(job)
-
-
-def events_error_message(instance: ElementInstance, error: Exception) -> str:
-    """What a failed switch left behind: unchanged, read back after no answer, or unknown."""
-    state = "on" if instance.webhook.enabled else "off"
-    if not getattr(error, "ambiguous", False):
-        news = f"events are still {state}."
-    elif getattr(error, "read_back", False):
-        news = f"events are now {state} (read back from Cloud Elements)."
-    else:
-        news = "events may be on or off: Cloud Elements could not be read back; sync to check."
-    return f"{instance.name}: {news} {error.message}"
 
 
 def _back(request: HttpRequest, instance: ElementInstance) -> HttpResponse:

@@ -73,3 +73,13 @@ def test_unknown_instances_are_reconciled_after_the_grace_period(sandbox_site, m
     fresh.refresh_from_db()
     assert late.status == Status.FAILED
     assert fresh.status == Status.UNKNOWN
+
+
+def test_the_re_authorization_count_stops_at_its_cap(client, operator, make_instance, monkeypatch):
+    monkeypatch.setattr(jobs, "NOTICE_COUNT_CAP", 2)
+    for n in range(3):
+        make_instance(f"Invalid {n}", status="active", remote_id=700 + n, remote_valid=False)
+    client.force_login(operator)
+
+    page = client.get(reverse("instances:index")).content.decode()
+    assert "2+ instances need re-authorization" in page

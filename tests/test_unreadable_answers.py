@@ -19,12 +19,12 @@ from django.test import Client
 from django.urls import reverse
 from requests.adapters import HTTPAdapter
 
-from instances import cloud_elements
+from instances import cloud_elements, jobs
 from instances.cloud_elements import (
     CloudElementsBadResponseError,
     CloudElementsUnconfirmedError,
 )
-from instances.models import AuditEntry, ElementInstance, WebhookSettings
+from instances.models import AuditEntry, ElementInstance, Job, WebhookSettings
 from instances.sandbox.models import SandboxInstance
 from tests.test_client_faults import INSTANCE, create, remote, reply  # noqa: F401 (fixture)
 from tests.test_oauth_callback import CALLBACK, NEW, allow_consent, form_data
@@ -277,7 +277,13 @@ def test_the_admin_action_answered_with_a_proxy_page_says_what_was_read_back(
         follow=True,
     )
 
+    [(level, _)] = shown_messages(response)
+    assert level == "success"  # a job was started; the worker runs it
+    job = Job.objects.get()
+    assert jobs.run_job(job.pk) == "done"
     assert WebhookSettings.objects.get(instance=archive).enabled is True
-    [(level, text)] = shown_messages(response)
-    assert level == "error"
-    assert text.startswith("API Instance: events are now on (read back from Cloud Elements).")
+    [item] = job.items.all()
+    assert item.status == "failed"
+    assert item.message.startswith(
+        "API Instance: events are now on (read back from Cloud Elements)."
+    )
