@@ -149,6 +149,11 @@ class ElementInstanceAdmin(admin.ModelAdmin):
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def changelist_view(self, request, extra_context=None):
+        # A notice at the top links to the jobs the bulk actions started (one query).
+        extra_context = {**(extra_context or {}), "running_jobs": jobs.running_jobs()}
+        return super().changelist_view(request, extra_context)
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
 

@@ -329,10 +329,15 @@ NEEDS_REAUTHORIZATION = Q(status=ElementInstance.Status.ACTIVE) & (
 )
 
 
+def running_jobs(limit: int = 5) -> list[Job]:
+    """The newest queued or running jobs, for the notices that link to them (one query)."""
+    running = Job.objects.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+    return list(running.order_by("-created_at")[:limit])
+
+
 def list_notices() -> dict:
     """Running jobs to link to, and how many instances the health check found needing consent."""
-    running = Job.objects.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
     return {
-        "running_jobs": list(running.order_by("-created_at")[:5]),
+        "running_jobs": running_jobs(),
         "needs_reauthorization": ElementInstance.objects.filter(NEEDS_REAUTHORIZATION).count(),
     }

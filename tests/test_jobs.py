@@ -439,3 +439,17 @@ def test_the_list_and_the_admin_start_disable_and_enable_jobs(client, operator, 
     assert f'<a href="{second.get_absolute_url()}">job {second.pk}</a>' in answer.content.decode()
     # Nothing was sent in the request: the worker does it.
     assert not AuditEntry.objects.filter(action__in=[Action.DISABLED, Action.ENABLED]).exists()
+
+
+def test_the_admin_changelist_lists_queued_and_running_jobs_only(client, operator):
+    running = Job.objects.create(kind=Job.Kind.ENABLE, status=Job.Status.RUNNING, total=4, done=1)
+    queued = Job.objects.create(kind=Job.Kind.SYNC, total=2)
+    done = Job.objects.create(kind=Job.Kind.SYNC, status=Job.Status.DONE, total=2, done=2)
+    client.force_login(operator)
+
+    page = client.get(reverse("admin:instances_elementinstance_changelist")).content.decode()
+
+    link = f'Job running: <a href="{running.get_absolute_url()}">Enable at Cloud Elements, 1 of 4'
+    assert link in page
+    assert f'Job queued: <a href="{queued.get_absolute_url()}">' in page
+    assert done.get_absolute_url() not in page
