@@ -9,8 +9,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from . import admin_lists, enablement, jobs, search, services
-from . import cloud_elements as ce
+from . import admin_lists, jobs, search
 from .drafts import EDITABLE
 from .models import (
     AuditEntry,
@@ -150,6 +149,11 @@ class ElementInstanceAdmin(admin.ModelAdmin):
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def changelist_view(self, request, extra_context=None):
+        # A notice at the top links to the jobs the bulk actions started (one query).
+        extra_context = {**(extra_context or {}), "running_jobs": jobs.running_jobs()}
+        return super().changelist_view(request, extra_context)
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
 
@@ -178,23 +182,11 @@ class ElementInstanceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Disable at Cloud Elements", permissions=["change"])
     def disable_instances(self, request, queryset):
-        self._set_enabled(request, queryset, enabled=False)
+        self._start_job(request, queryset, Job.Kind.DISABLE)
 
     @admin.action(description="Enable at Cloud Elements", permissions=["change"])
     def enable_instances(self, request, queryset):
-        self._set_enabled(request, queryset, enabled=True)
-
-    def _set_enabled(self, request, queryset, *, enabled: bool) -> None:
-        # One result per instance; a failure does not stop the others.
-        for instance in queryset:
-            try:
-                enablement.set_enabled(instance=instance, enabled=enabled, actor=request.user)
-            except (ce.CloudElementsError, services.ActionError) as error:
-                message = enablement.error_message(instance, error, enabled=enabled)
-                self.message_user(request, message, messages.ERROR)
-            else:
-                state = "disabled" if instance.remote_disabled else "enabled"
-                self.message_user(request, f"{instance}: {state}.", messages.SUCCESS)
+        self._start_job(request, queryset, Job.Kind.ENABLE)
 
     @admin.action(description="Sync from Cloud Elements", permissions=["change"])
     def sync_from_cloud_elements(self, request, queryset):

@@ -18,6 +18,8 @@ class Job(models.Model):
         SYNC = "sync", "Sync from Cloud Elements"
         SYNC_ALL = "sync_all", "Sync all from Cloud Elements"
         HEALTH_CHECK = "health_check", "Health check"
+        DISABLE = "disable", "Disable at Cloud Elements"
+        ENABLE = "enable", "Enable at Cloud Elements"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import cloud_elements as ce
-from . import services
+from . import enablement, services
 from .job_models import Job, JobItem
 from .models import ElementInstance
 
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 Kind = Job.Kind
 Item = JobItem.Status
 # Kinds an operator may start on selected instances (bulk actions).
-BULK_KINDS = (Kind.EVENTS_ON, Kind.EVENTS_OFF, Kind.SYNC)
+BULK_KINDS = (Kind.EVENTS_ON, Kind.EVENTS_OFF, Kind.SYNC, Kind.DISABLE, Kind.ENABLE)
 # Kinds whose remote call is a GET: after a crash, a pending item is simply done (again).
 IDEMPOTENT = (Kind.SYNC, Kind.SYNC_ALL, Kind.HEALTH_CHECK)
 # Workers that may die on one job before it is marked failed.
@@ -270,6 +270,8 @@ def _act(kind: str, instance: ElementInstance, *, actor, resumed: bool) -> tuple
         if kind == Kind.HEALTH_CHECK and (not instance.remote_valid or instance.remote_disabled):
             return Item.OK, "Needs re-authorization at Cloud Elements."
         return Item.OK, "Synced."
+    if kind in (Kind.DISABLE, Kind.ENABLE):
+        return _set_enabled(instance, enabled=kind == Kind.ENABLE, actor=actor, resumed=resumed)
     enabled = kind == Kind.EVENTS_ON
     state = "on" if enabled else "off"
     if resumed:
@@ -282,6 +284,21 @@ def _act(kind: str, instance: ElementInstance, *, actor, resumed: bool) -> tuple
             return Item.OK, f"Events already {state} at Cloud Elements (read back, not resent)."
     services.set_events(instance=instance, enabled=enabled, actor=actor)
     return Item.OK, f"Events turned {state}."
+
+
+def _set_enabled(
+    instance: ElementInstance, *, enabled: bool, actor, resumed: bool
+) -> tuple[str, str]:
+    verb = "enabled" if enabled else "disabled"
+    if resumed:
+        # As for events: the change may have landed before the worker died; read it back.
+        services.sync(instance=instance, actor=actor)
+        if instance.remote_missing:
+            return Item.FAILED, instance.last_error
+        if instance.remote_disabled is not enabled:
+            return Item.OK, f"Already {verb} at Cloud Elements (read back, not resent)."
+    enablement.set_enabled(instance=instance, enabled=enabled, actor=actor)
+    return Item.OK, f"{verb.capitalize()} at Cloud Elements."
 
 
 def recover_stalled_jobs() -> list[int]:
@@ -324,11 +341,16 @@ def _capped_count(queryset, cap: int) -> int:
     return queryset.order_by().values("pk")[:cap].count()
 
 
+def running_jobs(limit: int = 5) -> list[Job]:
+    """The newest queued or running jobs, for the notices that link to them (one query)."""
+    running = Job.objects.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+    return list(running.order_by("-created_at")[:limit])
+
+
 def list_notices() -> dict:
     """Running jobs to link to, and how many instances the health check found needing consent."""
-    running = Job.objects.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
     return {
-        "running_jobs": list(running.order_by("-created_at")[:5]),
+        "running_jobs": running_jobs(),
         "needs_reauthorization": _capped_count(
             ElementInstance.objects.filter(NEEDS_REAUTHORIZATION), NOTICE_COUNT_CAP
         ),

@@ -371,3 +371,85 @@ def test_an_unexpected_error_on_one_instance_fails_it_alone(
     job.refresh_from_db()
     assert (job.done, job.failed) == (3, 1)
     assert job.items.get(instance=instances[0]).message == "Unexpected error; see the server log."
+
+
+@live
+def test_a_disable_job_disables_each_once_and_an_enable_job_undoes_it(
+    sandbox_site, operator, make_instance
+):
+    instances = sandboxed(make_instance, sandbox_site.url, 6, events=True)
+    SandboxInstance.objects.filter(pk=instances[2].remote_id).delete()
+
+    job = jobs.start_job(kind=Job.Kind.DISABLE, instances=[i.pk for i in instances], actor=operator)
+    assert jobs.run_job(job.pk) == "done"
+
+    job.refresh_from_db()
+    assert (job.status, job.total, job.done, job.failed) == ("done", 6, 6, 1)
+    assert job.items.get(status=JobItem.Status.FAILED).instance_id == instances[2].pk
+    assert all(r.disabled and r.events_enabled for r in SandboxInstance.objects.all())
+    disabled = audit_count(instances, Action.DISABLED)
+    assert disabled.pop(instances[2].pk) == 0 and set(disabled.values()) == {1}
+    assert ElementInstance.objects.filter(remote_disabled=True).count() == 5
+
+    again = jobs.start_job(kind=Job.Kind.ENABLE, instances=[instances[0].pk], actor=operator)
+    assert jobs.run_job(again.pk) == "done"
+    assert again.items.get().status == JobItem.Status.OK
+    assert not SandboxInstance.objects.get(pk=instances[0].remote_id).disabled
+    assert audit_count(instances[:1], Action.ENABLED) == {instances[0].pk: 1}
+
+
+@live
+def test_a_resumed_disable_is_read_back_not_sent_twice(
+    sandbox_site, operator, make_instance, monkeypatch
+):
+    [instance] = sandboxed(make_instance, sandbox_site.url, 1)
+    # The worker died after Cloud Elements disabled it but before the answer was recorded.
+    SandboxInstance.objects.filter(pk=instance.remote_id).update(disabled=True)
+    job = jobs.start_job(kind=Job.Kind.DISABLE, instances=[instance.pk], actor=operator)
+    JobItem.objects.filter(job=job).update(status=JobItem.Status.IN_FLIGHT)
+    sent = []
+    monkeypatch.setattr(cloud_elements, "set_instance_enabled", lambda *a, **k: sent.append(a))
+
+    jobs.run_job(job.pk)
+
+    item = job.items.get()
+    assert (item.status, sent) == (JobItem.Status.OK, [])
+    assert "read back, not resent" in item.message
+    instance.refresh_from_db()
+    assert instance.remote_disabled is True
+
+
+def test_the_list_and_the_admin_start_disable_and_enable_jobs(client, operator, make_instance):
+    rows = [make_instance(f"Row {n}", status=ACTIVE, remote_id=7300 + n) for n in range(2)]
+    client.force_login(operator)
+    page = client.get(reverse("instances:index")).content.decode()
+    assert '<option value="disable">Disable at Cloud Elements</option>' in page
+    assert '<option value="enable">Enable at Cloud Elements</option>' in page
+
+    client.post(reverse("instances:bulk"), {"action": "disable", "instance": [str(rows[0].uuid)]})
+    changelist = reverse("admin:instances_elementinstance_changelist")
+    answer = client.post(
+        changelist,
+        {"action": "enable_instances", ACTION_CHECKBOX_NAME: [r.pk for r in rows]},
+        follow=True,
+    )
+
+    first, second = Job.objects.order_by("pk")
+    assert (first.kind, first.total, second.kind, second.total) == ("disable", 1, "enable", 2)
+    assert f'<a href="{second.get_absolute_url()}">job {second.pk}</a>' in answer.content.decode()
+    # Nothing was sent in the request: the worker does it.
+    assert not AuditEntry.objects.filter(action__in=[Action.DISABLED, Action.ENABLED]).exists()
+
+
+def test_the_admin_changelist_lists_queued_and_running_jobs_only(client, operator):
+    running = Job.objects.create(kind=Job.Kind.ENABLE, status=Job.Status.RUNNING, total=4, done=1)
+    queued = Job.objects.create(kind=Job.Kind.SYNC, total=2)
+    done = Job.objects.create(kind=Job.Kind.SYNC, status=Job.Status.DONE, total=2, done=2)
+    client.force_login(operator)
+
+    page = client.get(reverse("admin:instances_elementinstance_changelist")).content.decode()
+
+    link = f'Job running: <a href="{running.get_absolute_url()}">Enable at Cloud Elements, 1 of 4'
+    assert link in page
+    assert f'Job queued: <a href="{queued.get_absolute_url()}">' in page
+    assert done.get_absolute_url() not in page

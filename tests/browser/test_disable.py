@@ -11,6 +11,7 @@ from instances import cloud_elements as ce
 from instances.models import AuditEntry
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, USER_SECRET
+from tests.job_helpers import start_worker, worker_env
 from tests.sandbox_helpers import make_active
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,7 +57,15 @@ def test_the_admin_disables_in_bulk_and_filters_disabled_instances(page, operato
     page.get_by_role("row", name="North").get_by_role("checkbox").check()
     page.get_by_label("Action:").select_option(label="Disable at Cloud Elements")
     page.get_by_role("button", name="Go").click()
-    expect(page.locator(".messagelist")).to_contain_text("North: disabled.")
+    # One remote call per instance is long work: the action starts a job, a worker runs it.
+    expect(page.locator(".messagelist")).to_contain_text("Disable at Cloud Elements, 1 instances")
+    assert ce.get_instance(first.remote_id).disabled is False
+    worker = start_worker(worker_env(settings.SITE_URL), "--batch")
+    output, _ = worker.communicate(timeout=120)
+    assert worker.returncode == 0, output
+    page.locator(".messagelist").get_by_role("link", name="job").click()
+    expect(page.locator("#job-status")).to_have_text("Done")
+    expect(page.locator("#job-count")).to_have_text("1 of 1 done")
     assert ce.get_instance(first.remote_id).disabled is True
 
     page.goto("/admin/instances/elementinstance/?remote_disabled__exact=1")

@@ -50,3 +50,26 @@ def test_the_progress_bar_follows_a_job_started_from_the_list(page, operator, ma
     page.get_by_role("button", name="Retry the failed ones").click()
     expect(page.locator(".messagelist")).to_contain_text("Retrying 1 failed instances")
     assert Job.objects.exclude(pk=job.pk).get().retry_of_id == job.pk
+
+
+def test_the_admin_changelist_links_to_running_jobs(page, operator, make_instance):
+    from django.conf import settings
+
+    sandboxed(make_instance, settings.SITE_URL, 3)
+    finished = Job.objects.create(kind=Job.Kind.SYNC, status=Job.Status.DONE, total=1, done=1)
+    log_in(page, "alice", PASSWORD)
+    page.goto("/admin/instances/elementinstance/")
+    expect(page.locator(".running-jobs-notice")).to_have_count(0)
+    page.get_by_role("row", name="Bulk 0001").get_by_role("checkbox").check()
+    page.get_by_label("Action:").select_option(label="Disable at Cloud Elements")
+    page.get_by_role("button", name="Go").click()
+
+    # No worker runs here, so the job stays queued and the changelist keeps pointing to it.
+    job = Job.objects.exclude(pk=finished.pk).get()
+    page.goto("/admin/instances/elementinstance/")
+    notice = page.locator(".running-jobs-notice")
+    expect(notice).to_contain_text("Job queued: Disable at Cloud Elements, 0 of 1 done")
+    expect(notice.get_by_role("link")).to_have_count(1)
+    notice.get_by_role("link").click()
+    expect(page).to_have_url(f"{settings.SITE_URL}{job.get_absolute_url()}")
+    expect(page.locator("#job-status")).to_have_text("Queued")
