@@ -310,3 +310,23 @@ def test_the_admin_links_no_deeper_than_its_page_cap(make_instance, monkeypatch)
     assert [i.pk for i in paginator.page(2).object_list] == [i.pk for i in ordered[3:6]]
     with pytest.raises(EmptyPage):
         paginator.page(3)
+
+
+def test_the_admin_history_list_costs_the_same_for_3_or_30_entries(client, operator, make_instance):
+    from instances.models import AuditEntry
+
+    instance = make_instance("Audited", status=ACTIVE, remote_id=91)
+    url = reverse("admin:instances_auditentry_changelist")
+    client.force_login(operator)
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            AuditEntry.objects.create(instance=instance, action=AuditEntry.Action.SYNCED)
+
+    add(3)
+    few = cost(client, url)
+    add(27)
+    many = cost(client, url)
+
+    assert len(many) == len(few), many
+    assert [s for s in many if GROWING.search(s)] == []
