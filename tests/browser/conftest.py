@@ -45,6 +45,17 @@ def page(browser, sandbox_site):
     context.close()
 
 
+@pytest.fixture
+def clipboard_page(browser, sandbox_site):
+    """A page that may read and write the clipboard (the Copy buttons)."""
+    context = browser.new_context(
+        base_url=sandbox_site.url, permissions=["clipboard-read", "clipboard-write"]
+    )
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
 def log_in(page, username: str, password: str) -> None:
     page.goto("/admin/login/?next=/instances/")
     page.get_by_label("Username").fill(username)

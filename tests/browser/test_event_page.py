@@ -15,16 +15,6 @@ from tests.test_event_page import HOSTILE, deliver
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def clipboard_page(browser, sandbox_site):
-    context = browser.new_context(
-        base_url=sandbox_site.url, permissions=["clipboard-read", "clipboard-write"]
-    )
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
-
-
 @pytest.mark.parametrize("viewport", [(1280, 900), (390, 844)])
 def test_an_event_opens_from_the_log_and_its_body_copies(
     clipboard_page, make_instance, operator, viewport

@@ -16,16 +16,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 KEY = "signature-key-to-reveal-Qm42x-0123456789abcdef"
 
 
-@pytest.fixture
-def clipboard_page(browser, sandbox_site):
-    context = browser.new_context(
-        base_url=sandbox_site.url, permissions=["clipboard-read", "clipboard-write"]
-    )
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
-
-
 @pytest.mark.parametrize("viewport", [(1280, 900), (390, 844)])
 def test_reveal_asks_for_the_password_then_shows_and_copies_the_key(
     clipboard_page, make_instance, operator, viewport
