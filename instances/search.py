@@ -1,17 +1,24 @@
 """Search and tag filters of the instance lists, shaped for large tables.
 
-No join that would force DISTINCT: tags match through `Exists()` or an id subquery. A name
-matches anywhere (`ILIKE '%term%'`, served by a trigram index on PostgreSQL), a number matches
-the Cloud Elements id exactly, a tag its name whatever the case.
+No join that would force DISTINCT: tags match through `Exists()` or ids. A name matches
+anywhere (`UPPER(name) LIKE '%TERM%'`, served by a trigram index on PostgreSQL), a number
+matches the Cloud Elements id exactly, a tag its name whatever the case.
 """
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.lookups import Exact
 
 from .models import ElementInstance, Tag
 
 TagLink = ElementInstance.tags.through
+
+# A tag carried by at most this many instances matches by their ids: an index lookup that the
+# planner can OR with the name's trigram lookup. A bigger tag matches through Exists(), which
+# the planner checks row by row while it walks the time index: common enough to find a page
+# within a few hundred rows.
+FEW_TAGGED = 1_000
 
 
 def with_tag(queryset: QuerySet, name: str) -> QuerySet:
@@ -23,23 +30,30 @@ def with_tag(queryset: QuerySet, name: str) -> QuerySet:
 def search(queryset: QuerySet, term: str) -> QuerySet:
     """Instances whose name contains `term`, tagged `term`, or whose Cloud Elements id it is.
 
-    The three matches are a UNION of ids, so that each is an index lookup of its own
-    (an OR across them would read every row).
+    One OR of conditions that each have an index, so that the planner can choose per term:
+    a term that matches many instances walks the time index and stops after a page; a term
+    that matches few reads the matches only (a BitmapOr of the trigram, id and Cloud Elements
+    id indexes). Either way the cost follows the page, not the table.
     """
     term = term.strip()
     if not term:
         return queryset
-    by_name = ElementInstance.objects.filter(name__icontains=term).values("pk").order_by()
-    matches = []
-    # The tag is looked up first (a unique index): with its id as a constant, the planner
-    # knows how many instances carry it, instead of assuming an average tag's share and
-    # choosing to read the whole table.
+    match = Q(name__icontains=term)
+    # The tag first (a unique index), so that the query holds its id or its few instances'.
     tag_id = Tag.objects.filter(name__iexact=term).values_list("pk", flat=True).first()
     if tag_id is not None:
-        matches.append(TagLink.objects.filter(tag_id=tag_id).values("elementinstance_id"))
+        links = TagLink.objects.filter(tag_id=tag_id)
+        tagged = list(links.values_list("elementinstance_id", flat=True)[: FEW_TAGGED + 1])
+        if len(tagged) <= FEW_TAGGED:
+            match |= Q(pk__in=tagged)
+        else:
+            # A scalar subquery, not Exists(): inside an OR, PostgreSQL would turn Exists() into a
+            # hash of every link of the tag; this is probed per row, through the unique index.
+            link = links.filter(elementinstance_id=OuterRef("pk")).values("tag_id")[:1]
+            match |= Q(Exact(Subquery(link), tag_id))
     if term.isascii() and term.isdigit() and len(term) <= 18:
-        matches.append(ElementInstance.objects.filter(remote_id=int(term)).values("pk").order_by())
-    return queryset.filter(pk__in=by_name.union(*matches) if matches else by_name)
+        match |= Q(remote_id=int(term))
+    return queryset.filter(match)
 
 
 def tags_in_use() -> QuerySet:

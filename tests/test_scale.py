@@ -168,6 +168,49 @@ def test_search_matches_names_tags_and_ids_once(client, operator, make_instance,
     assert sorted(names(client.get(INDEX, {"q": term}))) == expected
 
 
+@pytest.mark.parametrize("few_tagged", [1_000, 1], ids=["few tagged: by ids", "many: per row"])
+def test_search_by_tag_finds_the_same_whether_the_tag_is_small_or_big(
+    client, operator, make_instance, monkeypatch, few_tagged
+):
+    from instances import search
+
+    monkeypatch.setattr(search, "FEW_TAGGED", few_tagged)
+    client.force_login(operator)
+    make_instance("Finance", tags=["vip", "eu"], status=ACTIVE, remote_id=58992)
+    make_instance("Payroll", tags=["vip"], status=ACTIVE, remote_id=12)
+    make_instance("VIP lounge", tags=["eu"], status=ACTIVE, remote_id=13)
+    make_instance("Other", tags=["misc"], status=ACTIVE, remote_id=14)
+
+    assert sorted(names(client.get(INDEX, {"q": "vip"}))) == ["Finance", "Payroll", "VIP lounge"]
+    admin = client.get(ADMIN_INSTANCES, {"q": "VIP"}).context["cl"].result_list
+    assert sorted(row.name for row in admin) == ["Finance", "Payroll", "VIP lounge"]
+
+
+if connection.vendor == "postgresql":  # a plan to read: defined on PostgreSQL only
+
+    @pytest.mark.parametrize("few_tagged", [1_000, 1], ids=["few tagged: by ids", "many: per row"])
+    def test_search_never_reads_every_link_of_a_tag(
+        operator, make_instance, monkeypatch, few_tagged
+    ):
+        # Exists() inside an OR becomes a hash of every link of the tag, built before the first
+        # row: a tag on half the instances would cost half the link table on every search.
+        from instances import search
+
+        monkeypatch.setattr(search, "FEW_TAGGED", few_tagged)
+        for n in range(4):
+            make_instance(f"Tagged {n}", tags=["vip"], status=ACTIVE)
+        searched = search.search(ElementInstance.objects.all(), "vip").order_by(
+            "-created_at", "-id"
+        )
+        sql, params = searched.values_list("pk", flat=True)[:51].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+
+        assert "hashed SubPlan" not in plan, plan
+        assert searched.count() == 4
+
+
 def test_admin_search_finds_by_tag_without_duplicates(client, operator, make_instance):
     client.force_login(operator)
     finance = make_instance("Payroll Finance", tags=["payroll", "eu"], remote_id=58992)
