@@ -263,6 +263,10 @@ if EVENT_RETENTION_DAYS < 4:
     )
 # A notification holds up to 20 events plus the raw vendor body; larger bodies get 413.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1_048_576)
+# PostgreSQL: each worker keeps the instance a delivery was addressed to for this long, so
+# that its next deliveries cost one round trip instead of two (0: read it every time). The
+# store re-checks it in the same statement, so a change is never missed (instances/ingest.py).
+WEBHOOK_RECEIVER_CACHE_SECONDS = env.int("WEBHOOK_RECEIVER_CACHE_SECONDS", default=60)
 
 # --- Field encryption ---------------------------------------------------------------------------
 

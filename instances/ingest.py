@@ -6,14 +6,25 @@ autocommit (no BEGIN, COMMIT or SAVEPOINT): the event's `INSERT … ON CONFLICT 
 the upsert of its `EventDailyCount` row, chained by a CTE so that a redelivery (a conflict) is
 not counted twice. Other databases (SQLite, the embedded default) take a short transaction of
 two statements instead: the same result, a few more round trips, on a local file.
+
+On PostgreSQL the read is kept for a short while (WEBHOOK_RECEIVER_CACHE_SECONDS) in each
+worker, so that an instance's next deliveries cost one round trip. The write re-checks, in
+the same statement, that what was read still holds (the instance not deleted, its Cloud
+Elements id and keys unchanged); when it does not, nothing is stored and the receiver reads
+the instance again. A stale read can therefore never accept what the database would refuse.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -55,10 +66,34 @@ RECEIVER_COLUMNS = (
 )
 
 
-def find_receiving_instance(uuid) -> ElementInstance | None:
+@dataclass(frozen=True)
+class Receiver:
+    """The instance a delivery is addressed to, as read, and how it was read."""
+
+    instance: ElementInstance  # with .webhook; its keys decrypted
+    # PostgreSQL: the columns the receiver relies on, as stored, for the write to re-check.
+    read: tuple | None = None
+    cached: bool = False
+
+
+# Per worker process: uuid → (monotonic expiry, Receiver), oldest first. Bounded, so that a
+# worker's memory stays flat however many instances deliver.
+_cache: OrderedDict[str, tuple[float, Receiver]] = OrderedDict()
+_cache_lock = threading.Lock()
+CACHE_SIZE = 10_000
+
+
+def forget_receivers() -> None:
+    """Empty this process's cache (tests; nothing else needs it: every write re-checks)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def find_receiving_instance(uuid, *, fresh: bool = False) -> Receiver | None:
     """The (not deleted) instance a delivery is addressed to, with its webhook settings.
 
-    Only the columns the receiver reads are loaded (others load on access, one query each).
+    `fresh` skips this worker's cache. Only the columns the receiver reads are loaded
+    (others load on access, one query each).
     """
     if connection.vendor != "postgresql":
         rows = (
@@ -68,7 +103,28 @@ def find_receiving_instance(uuid) -> ElementInstance | None:
             .filter(uuid=uuid)
             .order_by()[:1]
         )
-        return next(iter(rows), None)
+        instance = next(iter(rows), None)
+        return Receiver(instance) if instance else None
+    key, seconds = str(uuid), settings.WEBHOOK_RECEIVER_CACHE_SECONDS
+    if seconds and not fresh:
+        with _cache_lock:
+            expires, receiver = _cache.get(key, (0.0, None))
+        if receiver and expires > time.monotonic():
+            return receiver
+    receiver = _read_receiver(uuid)
+    if receiver and seconds:
+        with _cache_lock:
+            _cache[key] = (
+                time.monotonic() + seconds,
+                Receiver(receiver.instance, receiver.read, True),
+            )
+            _cache.move_to_end(key)
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    return receiver
+
+
+def _read_receiver(uuid) -> Receiver | None:
     with connection.cursor() as cursor:
         cursor.execute(POSTGRESQL_LOOKUP, [uuid])
         row = cursor.fetchone()
@@ -91,35 +147,56 @@ def find_receiving_instance(uuid) -> ElementInstance | None:
     # As select_related would: instance.webhook and webhook.instance without a query.
     instance._state.fields_cache["webhook"] = webhook
     webhook._state.fields_cache["instance"] = instance
-    return instance
+    # The Cloud Elements id and the key columns as stored (encrypted), for the write.
+    return Receiver(instance, read=(row[3], row[6], row[7], row[8]))
 
 
 def _plain(token: str | None) -> str | None:
     return decrypt(token) if token else token
 
 
+# What store_delivery returns when the instance changed since it was read: nothing stored.
+STALE = "stale"
+
+
 def store_delivery(
-    *, instance_id: int, fields: dict[str, Any], received_at: datetime | None = None
-) -> int | None:
+    *,
+    instance_id: int,
+    fields: dict[str, Any],
+    received_at: datetime | None = None,
+    read: tuple | None = None,
+) -> int | str | None:
     """Store one delivery unless its de-duplication key is known for this instance.
 
-    Returns the new event's id, or None for a redelivery (nothing stored, nothing counted).
+    Returns the new event's id, None for a redelivery (nothing stored, nothing counted), or
+    STALE when `read` (Receiver.read) no longer matches the instance (nothing stored).
     Raises DatabaseError when the database cannot store it.
     """
     received_at = received_at or timezone.now()
     if connection.vendor == "postgresql":
-        return _store_postgresql(instance_id, fields, received_at)
+        return _store_postgresql(instance_id, fields, received_at, read)
     return _store_portable(instance_id, fields, received_at)
 
 
 # Table and column names are fixed here (the models' defaults), never built from input.
+# `still`: the instance as the receiver read it (when the first parameter is true, else as
+# long as it exists). The event is inserted only from that row, in the same statement.
 POSTGRESQL_STORE = """
-    WITH event AS (
+    WITH still AS (
+        SELECT 1 FROM instances_elementinstance i
+        JOIN instances_webhooksettings w ON w.instance_id = i.id
+        WHERE i.id = %s AND (NOT %s OR (
+            i.status <> 'deleted'
+            AND i.remote_id IS NOT DISTINCT FROM %s
+            AND w.signature_key IS NOT DISTINCT FROM %s
+            AND w.previous_signature_key IS NOT DISTINCT FROM %s
+            AND w.previous_signature_key_expires_at IS NOT DISTINCT FROM %s))
+    ), event AS (
         INSERT INTO instances_eventnotification (
             instance_id, received_at, dedup_key, remote_event_id, webhook_id, signature,
             event_type, object_type, object_id, events, body
         )
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)
+        SELECT %s, %s::timestamptz, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s FROM still
         ON CONFLICT (instance_id, dedup_key) DO NOTHING
         RETURNING id, received_at
     ), daily AS (
@@ -129,7 +206,7 @@ POSTGRESQL_STORE = """
         SET count = daily.count + 1,
             last_received_at = GREATEST(daily.last_received_at, EXCLUDED.last_received_at)
     )
-    SELECT id FROM event
+    SELECT EXISTS (SELECT 1 FROM still), (SELECT id FROM event)
 """
 
 BUMP_DAILY_COUNT = """
@@ -145,13 +222,24 @@ BUMP_SQL = {
 }
 
 
-def _store_postgresql(instance_id: int, fields: dict[str, Any], received_at: datetime):
+def _store_postgresql(
+    instance_id: int, fields: dict[str, Any], received_at: datetime, read: tuple | None
+):
     values = [json.dumps(fields["events"]) if name == "events" else fields[name] for name in FIELDS]
-    params = [instance_id, received_at, *values, instance_id, timezone.localdate(received_at)]
+    params = [
+        instance_id,
+        read is not None,
+        *(read or (None,) * 4),
+        instance_id,
+        received_at,
+        *values,
+        instance_id,
+        timezone.localdate(received_at),
+    ]
     with connection.cursor() as cursor:
         cursor.execute(POSTGRESQL_STORE, params)
-        row = cursor.fetchone()
-    return row[0] if row else None
+        still, event_id = cursor.fetchone()
+    return event_id if still else STALE
 
 
 def _store_portable(instance_id: int, fields: dict[str, Any], received_at: datetime):

@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from . import ingest
-from .models import ElementInstance, EventNotification
+from .models import EventNotification
 from .signatures import SIGNATURE_HEADER, matching_key
 
 logger = logging.getLogger(__name__)
@@ -212,17 +212,37 @@ def receive(request: HttpRequest, uuid) -> HttpResponse:
         return JsonResponse({"error": str(error)}, status=400)
     if body is None:
         return JsonResponse({"error": "The body is larger than allowed."}, status=413)
-    try:
-        instance = find_instance(uuid)
-    except DatabaseError:
-        return JsonResponse({"error": "Try again later."}, status=503)
-    if instance is None:
-        return JsonResponse({"error": "No such instance."}, status=404)
+    # The instance as this worker last read it, then, if that is out of date (a refusal, or a
+    # store that found the instance changed), as the database has it now.
+    for fresh in (False, True):
+        try:
+            receiver = ingest.find_receiving_instance(uuid, fresh=fresh)
+        except DatabaseError:
+            return JsonResponse({"error": "Try again later."}, status=503)
+        if receiver is None:
+            return JsonResponse({"error": "No such instance."}, status=404)
+        response = _receive(request, body, receiver)
+        if response is not None:
+            return response
+    # The instance changed between the read and the store, twice in a row: Cloud Elements
+    # retries after a 503.
+    return JsonResponse({"error": "Try again later."}, status=503)
+
+
+def _receive(request: HttpRequest, body: bytes, receiver: ingest.Receiver) -> HttpResponse | None:
+    """Verify, parse and store; None when `receiver` was out of date (read it again).
+
+    A cached read is never trusted to refuse: a key or Cloud Elements id that changed since
+    is checked against the database's before any refusal.
+    """
+    instance = receiver.instance
     keys = instance.webhook.accepted_keys()
     signature = EventNotification.Signature.UNSIGNED
     if keys:
         position = matching_key(keys, body, request.headers.get(SIGNATURE_HEADER))
         if position is None:
+            if receiver.cached:
+                return None
             security_log.warning("webhook signature rejected for instance %s", instance.uuid)
             return JsonResponse({"error": "Invalid signature."}, status=401)
         signature = (
@@ -235,25 +255,19 @@ def receive(request: HttpRequest, uuid) -> HttpResponse:
     except MalformedNotification as error:
         return JsonResponse({"error": str(error)}, status=400)
     if notification.names_another_instance(instance.remote_id):
+        if receiver.cached:
+            return None
         # Two instances sharing a key must not accept each other's deliveries.
         security_log.warning("webhook for another instance refused at %s", instance.uuid)
         return JsonResponse(
             {"error": "The notification names another Cloud Elements instance than this one."},
             status=400,
         )
-    return _store(instance, notification, body, signature, request.headers)
+    return _store(receiver, notification, body, signature, request.headers)
 
 
-def find_instance(uuid) -> ElementInstance | None:
-    """The instance a delivery is addressed to, with only what the receiver reads.
-
-    One query, the first of the two round trips a delivery may cost: no ORDER BY and none of
-    the instance's encrypted columns (each would be decrypted).
-    """
-    return ingest.find_receiving_instance(uuid)
-
-
-def _store(instance, notification: Notification, body: bytes, signature: str, headers):
+def _store(receiver, notification: Notification, body: bytes, signature: str, headers):
+    instance = receiver.instance
     webhook_id = _text(headers.get(WEBHOOK_ID_HEADER), 200)
     first = notification.events[0] if notification.events else {}
     types = {event["eventType"] for event in notification.events}
@@ -270,8 +284,8 @@ def _store(instance, notification: Notification, body: bytes, signature: str, he
         "body": body.decode("utf-8", errors="replace"),
     }
     try:
-        # The second round trip: the event and its day's count, in one statement.
-        stored = ingest.store_delivery(instance_id=instance.pk, fields=fields)
+        # The last round trip: the event and its day's count, in one statement.
+        stored = ingest.store_delivery(instance_id=instance.pk, fields=fields, read=receiver.read)
     except DataError:
         # A value the database refuses: every retry would be refused the same way.
         logger.warning("webhook body refused by the database for instance %s", instance.uuid)
@@ -281,6 +295,8 @@ def _store(instance, notification: Notification, body: bytes, signature: str, he
     except DatabaseError:
         # Not stored: a non-2xx answer makes Cloud Elements retry.
         return JsonResponse({"error": "Try again later."}, status=503)
+    if stored == ingest.STALE:
+        return None
     if stored is None:
         # A redelivery of what we already have: acknowledge it so that retries stop.
         logger.info("webhook redelivery ignored for instance %s", instance.uuid)
