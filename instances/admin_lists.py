@@ -37,9 +37,14 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         estimate = _estimated_rows(self.object_list)
-        if estimate is None or estimate < EXACT_COUNT_BELOW:
+        if estimate is None:
             return super().count
-        return estimate
+        if estimate >= EXACT_COUNT_BELOW:
+            return estimate
+        # The planner expects few rows: count them, but never more than EXACT_COUNT_BELOW
+        # (an estimate can be far off, say for a search term it has no statistics for).
+        counted = self.object_list.order_by()[:EXACT_COUNT_BELOW].count()
+        return counted if counted < EXACT_COUNT_BELOW else max(estimate, counted)
 
     @cached_property
     def num_pages(self) -> int:

@@ -338,6 +338,26 @@ def test_the_admin_counts_large_results_from_the_planner_not_with_count(
         assert len(counts) == 2
 
 
+def test_the_admin_never_counts_more_rows_than_its_exact_count_limit(
+    client, operator, make_instance, monkeypatch
+):
+    # A planner that expects few rows where there are many (a misestimate): the exact count
+    # stops at the limit instead of reading every match.
+    from instances import admin_lists
+
+    monkeypatch.setattr(admin_lists, "EXACT_COUNT_BELOW", 5)
+    monkeypatch.setattr(admin_lists, "_estimated_rows", lambda queryset: 1)
+    client.force_login(operator)
+    add_instances(make_instance, 12)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(ADMIN_INSTANCES + "?q=scale")
+
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert counts and all("LIMIT 5" in sql for sql in counts), counts
+    assert response.context["cl"].result_count == 5
+
+
 def test_the_admin_links_no_deeper_than_its_page_cap(make_instance, monkeypatch):
     from django.core.paginator import EmptyPage
 
