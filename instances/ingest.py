@@ -76,11 +76,12 @@ class Receiver:
     cached: bool = False
 
 
-# Per worker process: uuid → (monotonic expiry, Receiver), oldest first. Bounded, so that a
-# worker's memory stays flat however many instances deliver.
+# Per worker process: uuid → (monotonic expiry, Receiver), least recently stored first.
+# Bounded, so that a worker's memory stays flat however many instances deliver: an entry
+# takes about 1.8 kB (measured), 2,000 about 4 MB. The instances that deliver most stay.
 _cache: OrderedDict[str, tuple[float, Receiver]] = OrderedDict()
 _cache_lock = threading.Lock()
-CACHE_SIZE = 10_000
+CACHE_SIZE = 2_000
 
 
 def forget_receivers() -> None:
@@ -179,8 +180,8 @@ def store_delivery(
 
 
 # Table and column names are fixed here (the models' defaults), never built from input.
-# `still`: the instance as the receiver read it (when the first parameter is true, else as
-# long as it exists). The event is inserted only from that row, in the same statement.
+# `still`: the instance as the receiver read it (when `read` is given; else as long as it
+# exists). The event is inserted only from that row, in the same statement.
 POSTGRESQL_STORE = """
     WITH still AS (
         SELECT 1 FROM instances_elementinstance i
