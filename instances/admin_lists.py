@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connection
 from django.utils.functional import cached_property
@@ -71,7 +72,10 @@ def _estimated_rows(queryset) -> int | None:
             row = cursor.fetchone()
         # -1 (never analysed) or 0: count exactly.
         return int(row[0]) if row and row[0] > 0 else None
-    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    try:
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # a filter that matches nothing (`.none()`, `pk__in=[]`): no SQL
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]

@@ -393,3 +393,15 @@ def test_the_admin_history_list_costs_the_same_for_3_or_30_entries(client, opera
 
     assert len(many) == len(few), many
     assert [s for s in many if GROWING.search(s)] == []
+
+
+def test_the_admin_paginator_counts_a_filter_that_matches_nothing_without_sql(make_instance):
+    # `.none()` or `pk__in=[]` (the event search finding nothing) compile to no SQL at all.
+    from instances import admin_lists
+
+    add_instances(make_instance, 2)
+    for nothing in (EventNotification.objects.none(), EventNotification.objects.filter(pk__in=[])):
+        paginator = admin_lists.EstimatedCountPaginator(nothing.order_by("-id"), 10)
+        with CaptureQueriesContext(connection) as queries:
+            assert paginator.count == 0
+        assert queries.captured_queries == []
