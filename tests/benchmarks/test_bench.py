@@ -238,6 +238,8 @@ def pages(client) -> dict[str, str]:
         "admin event list": ADMIN_EVENTS,
         "admin events ?event_type=DELETED": ADMIN_EVENTS + "?event_type=DELETED",
         "admin events, deepest page": deepest_admin_page(client, ADMIN_EVENTS),
+        "admin events ?q=acme (instances' names)": ADMIN_EVENTS + "?q=acme",
+        "admin events ?q=report.pdf (no match)": ADMIN_EVENTS + "?q=report.pdf",
         "event page": f"{detail}events/{event}/",
     }
 
