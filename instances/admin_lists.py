@@ -42,10 +42,11 @@ class EstimatedCountPaginator(Paginator):
             return super().count
         if estimate >= EXACT_COUNT_BELOW:
             return estimate
-        # The planner expects few rows: count them, but never more than EXACT_COUNT_BELOW
-        # (an estimate can be far off, say for a search term it has no statistics for).
-        counted = self.object_list.order_by()[:EXACT_COUNT_BELOW].count()
-        return counted if counted < EXACT_COUNT_BELOW else max(estimate, counted)
+        # The planner expects few rows: count them, but no further than the deepest page
+        # linked (an estimate can be far off, say for a search term it has no statistics for).
+        limit = MAX_PAGES * self.per_page
+        counted = self.object_list.order_by()[:limit].count()
+        return counted if counted < limit else max(estimate, counted)
 
     @cached_property
     def num_pages(self) -> int:
@@ -81,6 +82,11 @@ def _estimated_rows(queryset) -> int | None:
         plan = cursor.fetchone()[0]
     plan = json.loads(plan) if isinstance(plan, str) else plan
     return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def is_id(value: str | None) -> bool:
+    """Plain ASCII digits that fit a bigint (`"²".isdigit()` is true, and int() refuses it)."""
+    return bool(value) and value.isascii() and value.isdigit() and len(value) <= 18
 
 
 class ElementFilter(admin.SimpleListFilter):
@@ -136,7 +142,7 @@ class InstanceFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         value = self.value()
-        if not (value and value.isdigit()):
+        if not is_id(value):
             return []
         names = ElementInstance.objects.filter(pk=value).values_list("pk", "name")
         return [(str(pk), name) for pk, name in names]
@@ -145,4 +151,4 @@ class InstanceFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        return queryset.filter(instance_id=value) if value.isdigit() else queryset.none()
+        return queryset.filter(instance_id=value) if is_id(value) else queryset.none()

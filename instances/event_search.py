@@ -74,7 +74,7 @@ def search(queryset: QuerySet, term: str, *, instance_id: int | None = None) -> 
     `instance_id` is the instance the list is filtered by, if any: its deliveries are
     searched further back.
     """
-    term = term.strip()
+    term = term.replace("\x00", "").strip()  # PostgreSQL refuses NUL in a parameter
     if not term:
         return queryset
     digits = _is_id(term)

@@ -113,7 +113,11 @@ def find_receiving_instance(uuid, *, fresh: bool = False) -> Receiver | None:
         if receiver and expires > time.monotonic():
             return receiver
     receiver = _read_receiver(uuid)
-    if receiver and seconds:
+    if receiver is None:
+        # Deleted (or never was): keep no keys of it in memory.
+        with _cache_lock:
+            _cache.pop(key, None)
+    elif seconds:
         with _cache_lock:
             _cache[key] = (
                 time.monotonic() + seconds,

@@ -35,7 +35,7 @@ def search(queryset: QuerySet, term: str) -> QuerySet:
     that matches few reads the matches only (a BitmapOr of the trigram, id and Cloud Elements
     id indexes). Either way the cost follows the page, not the table.
     """
-    term = term.strip()
+    term = term.replace("\x00", "").strip()  # PostgreSQL refuses NUL in a parameter
     if not term:
         return queryset
     match = Q(name__icontains=term)

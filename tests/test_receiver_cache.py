@@ -144,3 +144,11 @@ def test_a_worker_keeps_a_bounded_number_of_instances(client, make_instance, mon
 
     kept = list(ingest._cache)
     assert kept == ([str(i.uuid) for i in instances[1:]] if POSTGRESQL else [])
+
+
+def test_a_deleted_instance_leaves_no_keys_in_the_cache(client, instance):
+    assert deliver(client, instance, message_body("before")).status_code == 200
+    ElementInstance.objects.filter(pk=instance.pk).update(status=ElementInstance.Status.DELETED)
+
+    assert deliver(client, instance, message_body("after")).status_code == 404
+    assert str(instance.uuid) not in ingest._cache

@@ -339,14 +339,14 @@ def test_the_admin_counts_large_results_from_the_planner_not_with_count(
         assert len(counts) == 2
 
 
-def test_the_admin_never_counts_more_rows_than_its_exact_count_limit(
-    client, operator, make_instance, monkeypatch
-):
+def test_the_admin_never_counts_past_its_deepest_page(client, operator, make_instance, monkeypatch):
     # A planner that expects few rows where there are many (a misestimate): the exact count
-    # stops at the limit instead of reading every match.
+    # stops at the deepest page the admin links to instead of reading every match.
     from instances import admin_lists
+    from instances.admin import ElementInstanceAdmin
 
-    monkeypatch.setattr(admin_lists, "EXACT_COUNT_BELOW", 5)
+    monkeypatch.setattr(admin_lists, "MAX_PAGES", 1)
+    monkeypatch.setattr(ElementInstanceAdmin, "list_per_page", 5)
     monkeypatch.setattr(admin_lists, "_estimated_rows", lambda queryset: 1)
     client.force_login(operator)
     add_instances(make_instance, 12)
@@ -430,3 +430,18 @@ def test_each_delivery_updates_only_the_indexes_the_pages_read(db):
         ("instance_id", "received_at", "id"),
         ("received_at", "id"),
     ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        INDEX + "?q=ac%00me",
+        ADMIN_INSTANCES + "?q=ac%00me",
+        ADMIN_EVENTS + "?q=ac%00me",
+        ADMIN_EVENTS + "?instance__id__exact=%C2%B2",  # "²": a digit to str.isdigit()
+    ],
+)
+def test_odd_search_terms_and_filter_values_get_a_page_not_a_500(client, operator, url):
+    client.force_login(operator)
+
+    assert client.get(url).status_code == 200
