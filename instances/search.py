@@ -15,9 +15,9 @@ from .models import ElementInstance, Tag
 TagLink = ElementInstance.tags.through
 
 # A tag carried by at most this many instances matches by their ids: an index lookup that the
-# planner can OR with the name's trigram lookup. A bigger tag matches through Exists(), which
-# the planner checks row by row while it walks the time index: common enough to find a page
-# within a few hundred rows.
+# planner can OR with the name's trigram lookup. A bigger tag is checked row by row (a
+# subquery on the unique (instance, tag) index) while the planner walks the time index: it is
+# common enough for a page to be found within a few hundred rows.
 FEW_TAGGED = 1_000
 
 
