@@ -249,15 +249,11 @@ class TagAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "instance", "action", "outcome", "actor", "request_id")
-    list_filter = ("action", "outcome", "created_at")
-    search_fields = ("instance__name", "request_id", "detail")
-    list_select_related = ("instance", "actor")
-    # Like the other big lists: no date_hierarchy (a DISTINCT over the table), no full count.
-    paginator = admin_lists.EstimatedCountPaginator
-    show_full_result_count = False
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: listed and shown in the admin, never added or edited there
+    (nor deleted, unless `deletable`)."""
+
+    deletable = False
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -265,9 +261,24 @@ class AuditEntryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self.deletable and super().has_delete_permission(request, obj)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "instance", "action", "outcome", "actor", "request_id")
+    list_filter = ("action", "outcome", "created_at")
+    search_fields = ("instance__name", "request_id", "detail")
+    list_select_related = ("instance", "actor")
+    # Like the other big lists: no date_hierarchy (a DISTINCT over the table), no full count.
+    paginator = admin_lists.EstimatedCountPaginator
+    show_full_result_count = False
+    deletable = True  # as before: a superuser may delete history entries
+
 
 @admin.register(EventNotification)
-class EventNotificationAdmin(admin.ModelAdmin):
+class EventNotificationAdmin(ReadOnlyAdmin):
     """Received deliveries, read-only: they are evidence of what Cloud Elements sent."""
 
     list_display = (
@@ -317,18 +328,9 @@ class EventNotificationAdmin(admin.ModelAdmin):
         # format_html escapes the body: it is whatever the sender posted.
         return format_html('<pre class="event-body">{}</pre>', obj.pretty_body)
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ReadOnlyAdmin):
     """Jobs, read-only: started from the lists, watched on their page (which lists the failures;
     the items themselves are not inlined here, a job may hold thousands)."""
 
@@ -355,12 +357,3 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="Progress page")
     def job_page(self, obj: Job):
         return format_html('<a href="{}">Open the job page</a>', obj.get_absolute_url())
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -280,3 +280,20 @@ def test_the_change_page_links_to_the_dashboard(client, operator, make_instance,
     assert f'href="{instance.get_absolute_url()}"' in html
     edit = reverse("instances:edit", args=[instance.uuid])
     assert (f'href="{edit}"' in html) is has_edit
+
+
+@pytest.mark.parametrize(
+    "model, deletable",
+    [("auditentry", True), ("eventnotification", False), ("job", False)],
+)
+def test_records_cannot_be_added_or_edited_in_the_admin(rf, operator, model, deletable):
+    from django.apps import apps
+    from django.contrib import admin as django_admin
+
+    model_admin = django_admin.site._registry[apps.get_model("instances", model)]
+    request = rf.get("/admin/")
+    request.user = operator  # a superuser: only the admin class can say no
+
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert model_admin.has_delete_permission(request) is deletable
