@@ -155,6 +155,14 @@ else:
     # restart, the first request of each worker fails once (the receiver answers 503, which
     # Cloud Elements retries) and the broken connection is dropped.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
+    # The receiver's two statements bind their parameters on the server, so that psycopg
+    # prepares them on each connection after a few executions (its default threshold, 5):
+    # parsing and planning them again for each delivery took most of the database's CPU.
+    # Django's own statements bind on the client and are never prepared. Off (None, Django's
+    # default) behind a pooler in transaction mode that cannot keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        5 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -12,6 +12,9 @@ worker, so that an instance's next deliveries cost one round trip. The write re-
 the same statement, that what was read still holds (the instance not deleted, its Cloud
 Elements id and keys unchanged); when it does not, nothing is stored and the receiver reads
 the instance again. A stale read can therefore never accept what the database would refuse.
+
+Both statements are kept prepared on each PostgreSQL connection (`_prepared_cursor`): the
+database then neither parses nor plans them per delivery.
 """
 
 from __future__ import annotations
@@ -129,8 +132,29 @@ def find_receiving_instance(uuid, *, fresh: bool = False) -> Receiver | None:
     return receiver
 
 
+def _prepared_cursor():
+    """A cursor whose statements PostgreSQL can keep prepared on this connection.
+
+    Django's cursors bind parameters on the client (the text sent differs every time, so it
+    is parsed and planned every time); psycopg's server-side binding cursor sends the same
+    text with the values apart, and prepares it once executed `prepare_threshold` times on
+    the connection (DATABASES' OPTIONS; DATABASE_PREPARED_STATEMENTS). Parsing and planning
+    the store took about three quarters of the database's CPU per delivery (measured). The
+    cursor is wrapped as Django wraps its own: errors, query logging and execute wrappers.
+    """
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    cursor = ServerBindingCursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(cursor)
+    return connection.make_cursor(cursor)
+
+
 def _read_receiver(uuid) -> Receiver | None:
-    with connection.cursor() as cursor:
+    with _prepared_cursor() as cursor:
         cursor.execute(POSTGRESQL_LOOKUP, [uuid])
         row = cursor.fetchone()
     if row is None:
@@ -241,7 +265,7 @@ def _store_postgresql(
         instance_id,
         timezone.localdate(received_at),
     ]
-    with connection.cursor() as cursor:
+    with _prepared_cursor() as cursor:
         cursor.execute(POSTGRESQL_STORE, params)
         still, event_id = cursor.fetchone()
     return event_id if still else STALE
