@@ -56,7 +56,12 @@ if connection.vendor == "postgresql":
         # Pages, the admin and the health check, as often: none of theirs is prepared.
         client.force_login(operator)
         for _ in range(DELIVERIES):
-            for url in ("/healthz", "/instances/", f"/instances/{instance.uuid}/"):
+            for url in (
+                "/healthz",
+                "/instances/",
+                f"/instances/{instance.uuid}/",
+                "/admin/instances/elementinstance/",
+            ):
                 assert client.get(url).status_code == 200
 
         statements = prepared_statements()
@@ -66,7 +71,7 @@ if connection.vendor == "postgresql":
         assert len(lookup) == 1 and len(store) == 1, statements
         assert set(statements) == {lookup[0], store[0]}
         # What was prepared is the receiver's text, its values apart.
-        assert "$1" in store[0] and "Prepared Dropbox" not in store[0]
+        assert "$1" in store[0] and "prepared-" not in store[0]
         assert EventNotification.objects.filter(instance=instance).count() == DELIVERIES
 
     def test_with_prepared_statements_off_nothing_is_prepared(client, instance, settings):
