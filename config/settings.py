@@ -71,6 +71,11 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # The product's domains, one app each (docs/architecture.md).
+    "instances.accounts",
+    "instances.links",
+    "instances.events",
+    "instances.jobs",
     "instances.sandbox",
     "django_tasks",
     "django_tasks_db",
@@ -79,15 +84,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "instances.middleware.ContentSecurityPolicyMiddleware",
-    "instances.hosts.CanonicalHostMiddleware",
+    "instances.lib.middleware.ContentSecurityPolicyMiddleware",
+    "instances.lib.hosts.CanonicalHostMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After authentication, before the two-factor middleware, so that it also marks what they
     # answer: answers to a signed-in user get Cache-Control: no-store, private.
-    "instances.middleware.NoStoreForSignedInMiddleware",
+    "instances.lib.middleware.NoStoreForSignedInMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "instances.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -273,7 +278,8 @@ if EVENT_RETENTION_DAYS < 4:
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1_048_576)
 # PostgreSQL: each worker keeps the instance a delivery was addressed to for this long, so
 # that its next deliveries cost one round trip instead of two (0: read it every time). The
-# store re-checks it in the same statement, so a change is never missed (instances/ingest.py).
+# store re-checks it in the same statement, so a change is never missed
+# (instances/events/ingest.py).
 WEBHOOK_RECEIVER_CACHE_SECONDS = env.int("WEBHOOK_RECEIVER_CACHE_SECONDS", default=60)
 
 # --- Field encryption ---------------------------------------------------------------------------
@@ -416,7 +422,7 @@ STORAGES = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "instances.logging.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "instances.lib.logging.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from instances import link_views, views, webhooks
+from instances import views
 from instances.accounts import views as accounts
 
 admin.site.site_header = "Cloud Elements instances"
@@ -20,11 +20,11 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("instances/", include("instances.urls")),
-    path("webhooks/<uuid:uuid>/", webhooks.receive, name="webhook"),
-    # Consent links: the Dropbox account's owner, who has no login here.
-    path("connect/done/", link_views.result, name="connect_result"),
-    path("connect/<str:token>/", link_views.connect, name="connect"),
-    path("account/two-factor/", include("instances.accounts.urls")),
+    # Each domain's pages, at the addresses they always had (docs/architecture.md).
+    path("", include("instances.jobs.urls")),
+    path("", include("instances.events.urls")),
+    path("", include("instances.links.urls")),
+    path("", include("instances.accounts.urls")),
     # Before the admin's own URLs: the admin login, in two steps for users with two-factor.
     path("admin/login/", accounts.login),
     path("admin/", admin.site.urls),

@@ -9,16 +9,12 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from . import admin_lists, event_search, jobs, search
+from instances import admin_lists, search
+from instances.jobs import services as jobs
+from instances.jobs.models import Job
+from instances.models import AuditEntry, ElementInstance, Tag, WebhookSettings
+
 from .drafts import EDITABLE
-from .models import (
-    AuditEntry,
-    ElementInstance,
-    EventNotification,
-    Job,
-    Tag,
-    WebhookSettings,
-)
 
 # Statuses the dashboard's Edit page accepts: drafts (saved here) and active instances.
 EDITABLE_HERE = {*EDITABLE, ElementInstance.Status.ACTIVE}
@@ -249,24 +245,8 @@ class TagAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records of what happened: listed and shown in the admin, never added or edited there
-    (nor deleted, unless `deletable`)."""
-
-    deletable = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return self.deletable and super().has_delete_permission(request, obj)
-
-
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
+class AuditEntryAdmin(admin_lists.ReadOnlyAdmin):
     list_display = ("created_at", "instance", "action", "outcome", "actor", "request_id")
     list_filter = ("action", "outcome", "created_at")
     search_fields = ("instance__name", "request_id", "detail")
@@ -275,85 +255,3 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     paginator = admin_lists.EstimatedCountPaginator
     show_full_result_count = False
     deletable = True  # as before: a superuser may delete history entries
-
-
-@admin.register(EventNotification)
-class EventNotificationAdmin(ReadOnlyAdmin):
-    """Received deliveries, read-only: they are evidence of what Cloud Elements sent."""
-
-    list_display = (
-        "received_at",
-        "instance",
-        "event_type",
-        "object_type",
-        "object_id",
-        "signature",
-        "remote_event_id",
-    )
-    list_filter = (
-        admin_lists.InstanceFilter,
-        admin_lists.EventTypeFilter,
-        "signature",
-        "received_at",
-    )
-    # Shows the search box; the search itself is event_search's (see get_search_results).
-    search_fields = ("object_id", "remote_event_id", "webhook_id", "instance__name")
-    search_help_text = event_search.HELP_TEXT
-    list_select_related = ("instance",)
-    paginator = admin_lists.EstimatedCountPaginator
-    show_full_result_count = False
-    readonly_fields = (
-        "instance",
-        "received_at",
-        "signature",
-        "event_type",
-        "object_type",
-        "object_id",
-        "events",
-        "remote_event_id",
-        "webhook_id",
-        "dedup_key",
-        "formatted_body",
-    )
-    fields = readonly_fields
-
-    def get_search_results(self, request, queryset, search_term):
-        # Bounded index lookups, never an icontains over the table (see event_search).
-        chosen = request.GET.get(admin_lists.InstanceFilter.parameter_name, "")
-        instance_id = event_search.chosen_instance(chosen)
-        return event_search.search(queryset, search_term, instance_id=instance_id), False
-
-    @admin.display(description="Body")
-    def formatted_body(self, obj: EventNotification):
-        # format_html escapes the body: it is whatever the sender posted.
-        return format_html('<pre class="event-body">{}</pre>', obj.pretty_body)
-
-
-@admin.register(Job)
-class JobAdmin(ReadOnlyAdmin):
-    """Jobs, read-only: started from the lists, watched on their page (which lists the failures;
-    the items themselves are not inlined here, a job may hold thousands)."""
-
-    list_display = ("pk", "kind", "status", "done", "total", "failed", "created_by", "created_at")
-    list_filter = ("kind", "status")
-    list_select_related = ("created_by",)
-    fields = (
-        "kind",
-        "status",
-        "created_by",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "total",
-        "done",
-        "failed",
-        "retry_of",
-        "attempts",
-        "job_page",
-    )
-    readonly_fields = fields
-    date_hierarchy = "created_at"
-
-    @admin.display(description="Progress page")
-    def job_page(self, obj: Job):
-        return format_html('<a href="{}">Open the job page</a>', obj.get_absolute_url())

@@ -24,8 +24,6 @@ from .models import ElementInstance, Tag
 EXACT_COUNT_BELOW = 1_000
 # Deepest page the admin links to: OFFSET stays small (keyset paging is the dashboard's).
 MAX_PAGES = 100
-# Event types Cloud Elements sends (normalised), plus the receiver's own labels.
-EVENT_TYPES = ("CREATED", "UPDATED", "DELETED", "MIXED", "UNKNOWN")
 
 
 class EstimatedCountPaginator(Paginator):
@@ -123,17 +121,6 @@ class TagFilter(admin.SimpleListFilter):
         return search.with_tag(queryset, self.value()) if self.value() else queryset
 
 
-class EventTypeFilter(admin.SimpleListFilter):
-    title = "event type"
-    parameter_name = "event_type"
-
-    def lookups(self, request, model_admin):
-        return [(value, value) for value in EVENT_TYPES]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(event_type=self.value()) if self.value() else queryset
-
-
 class InstanceFilter(admin.SimpleListFilter):
     """One instance's deliveries (`?instance__id__exact=<id>`); lists only that instance."""
 
@@ -152,3 +139,19 @@ class InstanceFilter(admin.SimpleListFilter):
         if not value:
             return queryset
         return queryset.filter(instance_id=value) if is_id(value) else queryset.none()
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: listed and shown in the admin, never added or edited there
+    (nor deleted, unless `deletable`)."""
+
+    deletable = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self.deletable and super().has_delete_permission(request, obj)

@@ -15,7 +15,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from . import cloud_elements as ce
+from instances.cloud_elements import client as ce
+
 from . import oauth, parameters
 from .forms import webhook_url
 from .models import AuditEntry, ElementInstance, OAuthState, Tag, WebhookSettings

@@ -24,7 +24,7 @@ def oauth_callback_url() -> str:
 
 def webhook_url(instance_uuid: uuid.UUID | str) -> str:
     """This dashboard's receiver for one instance's event notifications."""
-    return settings.SITE_URL + reverse("webhook", args=[instance_uuid])
+    return settings.SITE_URL + reverse("events:receive", args=[instance_uuid])
 
 
 def validate_callback_url(value: str) -> None:
@@ -315,29 +315,3 @@ class InstanceFilterForm(forms.Form):
         if data["q"]:
             queryset = search.search(queryset, data["q"])
         return queryset
-
-
-class ConsentLinkForm(forms.Form):
-    """What the operator may add to a consent link; every field is optional."""
-
-    note = forms.CharField(
-        label="For",
-        max_length=200,
-        required=False,
-        help_text="Who the link is for (an e-mail address or a customer name), for your "
-        "reference only; the owner never sees it.",
-    )
-    success_url = forms.CharField(
-        label="After consent, send the owner to",
-        max_length=500,
-        required=False,
-        validators=[validate_callback_url],
-        help_text="Optional https:// address; without it the owner reads “Connected”.",
-    )
-    error_url = forms.CharField(
-        label="After a refusal, send the owner to",
-        max_length=500,
-        required=False,
-        validators=[validate_callback_url],
-        help_text="Optional https:// address; without it the owner reads what happened.",
-    )

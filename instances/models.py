@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from datetime import timedelta
 
@@ -13,8 +12,9 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
+from instances.lib.fields import EncryptedTextField
+
 from . import parameters
-from .fields import EncryptedTextField
 
 
 class Tag(models.Model):
@@ -289,7 +289,11 @@ class OAuthState(models.Model):
     purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.CREATE)
     # Set when the account owner started this consent from a consent link, not the operator.
     consent_link = models.ForeignKey(
-        "ConsentLink", null=True, blank=True, on_delete=models.CASCADE, related_name="oauth_states"
+        "links.ConsentLink",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="oauth_states",
     )
     created_at = models.DateTimeField(default=timezone.now)
     used_at = models.DateTimeField(null=True, blank=True)
@@ -307,168 +311,3 @@ class OAuthState(models.Model):
     @staticmethod
     def digest(value: str) -> str:
         return hashlib.sha256(value.encode()).hexdigest()
-
-
-class ConsentLinkQuerySet(models.QuerySet):
-    def open(self) -> ConsentLinkQuerySet:
-        """Neither used nor revoked (possibly expired): at most one per instance."""
-        return self.filter(used_at__isnull=True, revoked_at__isnull=True)
-
-    def live(self) -> ConsentLinkQuerySet:
-        """Usable now: open and not expired."""
-        return self.open().filter(expires_at__gt=timezone.now())
-
-
-class ConsentLink(models.Model):
-    """A link an operator sends to the Dropbox account's owner, who consents without a login.
-
-    Found by the SHA-256 of its token (like a password-reset token). The token itself is also
-    kept, encrypted at rest, only so that the operator can copy the link again.
-    """
-
-    Purpose = OAuthState.Purpose
-
-    instance = models.ForeignKey(
-        ElementInstance, on_delete=models.CASCADE, related_name="consent_links"
-    )
-    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.CREATE)
-    token_hash = models.CharField(max_length=64, unique=True)
-    token = EncryptedTextField()
-    note = models.CharField(
-        "for", max_length=200, blank=True, help_text="Who the link is for, for your reference."
-    )
-    success_url = models.URLField("after consent, send the owner to", max_length=500, blank=True)
-    error_url = models.URLField("after a refusal, send the owner to", max_length=500, blank=True)
-    expires_at = models.DateTimeField()
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    opened_at = models.DateTimeField(null=True, blank=True)
-    used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    expiry_recorded_at = models.DateTimeField(null=True, blank=True)
-
-    objects = ConsentLinkQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["instance"],
-                condition=models.Q(used_at__isnull=True, revoked_at__isnull=True),
-                name="consent_link_one_open_per_instance",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_purpose_display()} link for {self.instance_id}"
-
-    def get_absolute_url(self) -> str:
-        """The link to send, on the dashboard's public address (never the request's host)."""
-        return settings.SITE_URL + reverse("connect", args=[self.token])
-
-    @property
-    def is_expired(self) -> bool:
-        return self.expires_at <= timezone.now()
-
-    @property
-    def is_live(self) -> bool:
-        return self.used_at is None and self.revoked_at is None and not self.is_expired
-
-    @property
-    def state(self) -> str:
-        if self.used_at:
-            return "used"
-        if self.revoked_at:
-            return "revoked"
-        return "expired" if self.is_expired else "live"
-
-
-class EventNotification(models.Model):
-    """One delivery received from Cloud Elements, stored once (see `dedup_key`)."""
-
-    class Signature(models.TextChoices):
-        # A delivery with a bad signature is refused, never stored.
-        VERIFIED = "verified", "Verified"
-        VERIFIED_PREVIOUS_KEY = "verified_previous", "Verified (previous key)"
-        UNSIGNED = "unsigned", "Unsigned"
-
-    # No index of its own: the two indexes below lead with instance_id and serve every lookup
-    # by instance (and the cascade); a third would cost every delivery one more index update.
-    instance = models.ForeignKey(
-        ElementInstance, on_delete=models.CASCADE, related_name="events", db_index=False
-    )
-    dedup_key = models.CharField(max_length=200)
-    remote_event_id = models.CharField("event id", max_length=200, blank=True)
-    webhook_id = models.CharField("Elements-Webhook-Id", max_length=200, blank=True)
-    signature = models.CharField(max_length=20, choices=Signature.choices)
-    # No index of its own: the admin's filter walks the time index (a third of the rows are of
-    # each common type), and each index costs every delivery an update.
-    event_type = models.CharField(max_length=32, blank=True)
-    object_type = models.CharField(max_length=100, blank=True)
-    object_id = models.CharField(max_length=500, blank=True)
-    events = models.JSONField(default=list)
-    body = models.TextField()
-    received_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-received_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["instance", "dedup_key"], name="event_dedup_per_instance"
-            )
-        ]
-        # Both orders the pages read (all deliveries, one instance's), id as the tie-break so
-        # that keyset paging walks the index without re-sorting.
-        indexes = [
-            models.Index(fields=["-received_at", "-id"], name="event_time_id"),
-            models.Index(fields=["instance", "-received_at", "-id"], name="event_instance_time"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.event_type or 'event'} {self.object_id}".strip()
-
-    def get_absolute_url(self) -> str:
-        return reverse("instances:event", args=[self.instance.uuid, self.pk])
-
-    @property
-    def pretty_body(self) -> str:
-        """The raw body, indented for reading (as received if it is not JSON)."""
-        try:
-            return json.dumps(json.loads(self.body), indent=2, ensure_ascii=False)
-        except (ValueError, RecursionError):
-            return self.body
-
-    @property
-    def is_verified(self) -> bool:
-        return self.signature != self.Signature.UNSIGNED
-
-
-class EventDailyCount(models.Model):
-    """Deliveries stored per instance and (local) day, kept on ingest.
-
-    The instance page's chart and total, and the list's "last event", read these few rows
-    instead of scanning the events table. Only the receiver's storage (`ingest.store_delivery`)
-    writes them, in the same statement as the event; `purge_events` trims them.
-    """
-
-    instance = models.ForeignKey(
-        ElementInstance, on_delete=models.CASCADE, related_name="daily_event_counts"
-    )
-    day = models.DateField()
-    count = models.PositiveIntegerField(default=0)
-    last_received_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["instance", "-day"]
-        constraints = [
-            models.UniqueConstraint(fields=["instance", "day"], name="event_daily_count_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.instance_id} {self.day}: {self.count}"
-
-
-# Jobs live in their own module (issue 12); imported here so Django registers them.
-from .job_models import Job, JobItem, ScheduleRun  # noqa: E402, F401

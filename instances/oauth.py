@@ -11,7 +11,8 @@ import secrets
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from .models import AuditEntry, ConsentLink, ElementInstance, OAuthState
+from instances.links.models import ConsentLink
+from instances.models import AuditEntry, ElementInstance, OAuthState
 
 # RFC 6749 section 4.1.2.1 error codes, with what they mean for an operator.
 OAUTH_ERRORS = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.views import redirect_to_login
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -17,29 +16,22 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from . import (
-    charts,
-    consent,
-    draft_views,
-    drafts,
-    jobs,
-    keyset,
-    link_views,
-    links,
-    oauth,
-    search,
-    services,
-)
-from . import cloud_elements as ce
-from .forms import ConsentLinkForm, InstanceFilterForm, InstanceForm, SettingsForm
+from instances import consent, drafts, enablement, oauth, search, services
+from instances.cloud_elements import client as ce
+from instances.events import charts
+from instances.forms import DraftForm, InstanceFilterForm, InstanceForm, SettingsForm
+from instances.jobs import services as jobs
+from instances.lib import keyset
+from instances.lib.pages import can_add, can_change, page
+from instances.links import services as links
+from instances.links import views as link_views
+from instances.links.forms import ConsentLinkForm
+
 from .models import ElementInstance, OAuthState
 from .oauth import StateError
-from .pages import page
 
 PAGE_SIZE = 50
 EVENTS_PAGE_SIZE = 25
-can_add = permission_required("instances.add_elementinstance", raise_exception=True)
-can_change = permission_required("instances.change_elementinstance", raise_exception=True)
 
 
 @never_cache
@@ -251,7 +243,7 @@ def events(request: HttpRequest, uuid) -> HttpResponse:
 def edit(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance.objects.select_related("webhook"), uuid=uuid)
     if drafts.is_editable(instance):
-        return draft_views.edit_draft(request, instance)
+        return _edit_draft(request, instance)
     initial = {
         "name": instance.name,
         "tags": ", ".join(instance.tag_names()),
@@ -365,3 +357,39 @@ def _to_consent(request: HttpRequest, instance: ElementInstance, start) -> HttpR
         return redirect(instance)
     # The URL comes from Cloud Elements' oauth/url answer, as its documentation says to use it.
     return HttpResponseRedirect(url)
+
+
+@require_POST
+@staff_member_required
+@can_change
+def set_enabled(request: HttpRequest, uuid) -> HttpResponse:
+    instance = get_object_or_404(ElementInstance, uuid=uuid)
+    enabled = request.POST.get("enabled") == "on"
+    try:
+        enablement.set_enabled(instance=instance, enabled=enabled, actor=request.user)
+    except (ce.CloudElementsError, services.ActionError) as error:
+        messages.error(request, enablement.error_message(instance, error, enabled=enabled))
+    else:
+        state = "disabled" if instance.remote_disabled else "enabled"
+        messages.success(request, f"{instance.name}: {state} at Cloud Elements.")
+    return redirect(instance)
+
+
+def _edit_draft(request: HttpRequest, instance: ElementInstance) -> HttpResponse:
+    """Called by views.edit (which checks login and permission) for an editable instance."""
+    form = DraftForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        try:
+            drafts.update_draft(instance=instance, data=form.cleaned_data, actor=request.user)
+        except services.ActionError as error:
+            messages.error(request, error.message)
+            return redirect(instance)
+        messages.success(
+            request,
+            "Saved here; nothing was sent to Cloud Elements. "
+            "Choose Retry to create the instance with these values.",
+        )
+        return redirect(instance)
+    status = 400 if request.method == "POST" else 200
+    context = {"title": f"Edit {instance.name}", "instance": instance, "form": form}
+    return page(request, "instances/edit_draft.html", context, status=status)

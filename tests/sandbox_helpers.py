@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from instances import cloud_elements as ce
+from instances.cloud_elements import client as ce
 
 APP_KEY = "sandbox-app-key"
 APP_SECRET = "sandbox-app-secret-0001"

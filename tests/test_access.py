@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from instances import cloud_elements as ce
+from instances.cloud_elements import client as ce
 from instances.models import AuditEntry, ElementInstance, OAuthState
 from tests.test_oauth_callback import CALLBACK, FakeCloudElements, start
 

@@ -18,10 +18,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from instances import event_search
-from instances.models import ElementInstance, EventNotification
+from instances.events import search as event_search
+from instances.events.models import EventNotification
+from instances.models import ElementInstance
 
-ADMIN_EVENTS = reverse("admin:instances_eventnotification_changelist")
+ADMIN_EVENTS = reverse("admin:events_eventnotification_changelist")
 ACTIVE = ElementInstance.Status.ACTIVE
 GROWING = re.compile(r"\bGROUP BY\b|\bDISTINCT\b|\bOFFSET\b", re.I)
 EVENTS_TABLE = "instances_eventnotification"

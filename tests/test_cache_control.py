@@ -6,7 +6,8 @@ import pytest
 from django.http import HttpResponse
 from django.urls import path, reverse
 
-from instances.models import ElementInstance, EventNotification
+from instances.events.models import EventNotification
+from instances.models import ElementInstance
 
 
 def no_store(response) -> bool:
@@ -33,11 +34,11 @@ def dashboard_pages(instance: ElementInstance) -> list[str]:
         instance.get_absolute_url() + "?events_page=1",
         reverse("instances:edit", args=[instance.uuid]),
         reverse("instances:delete", args=[instance.uuid]),
-        reverse("instances:event", args=[instance.uuid, delivery.pk]),
+        reverse("events:detail", args=[instance.uuid, delivery.pk]),
         reverse("accounts:two_factor"),
         reverse("admin:instances_elementinstance_changelist"),
-        reverse("admin:instances_eventnotification_changelist"),
-        reverse("admin:instances_eventnotification_change", args=[delivery.pk]),
+        reverse("admin:events_eventnotification_changelist"),
+        reverse("admin:events_eventnotification_change", args=[delivery.pk]),
     ]
 
 

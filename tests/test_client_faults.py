@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from requests.adapters import HTTPAdapter
 
-from instances import cloud_elements
-from instances.cloud_elements import (
+from instances.cloud_elements import client as cloud_elements
+from instances.cloud_elements.client import (
     CloudElementsAuthenticationError,
     CloudElementsBadRequestError,
     CloudElementsBadResponseError,
@@ -484,7 +484,7 @@ def test_every_error_is_a_cloud_elements_error():
         for value in vars(cloud_elements).values()
         if inspect.isclass(value)
         and issubclass(value, Exception)
-        and value.__module__ in (cloud_elements.__name__, "instances.ce_types")
+        and value.__module__ in (cloud_elements.__name__, "instances.cloud_elements.types")
     ]
 
     assert len(errors) >= 10

@@ -16,8 +16,8 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from instances import cloud_elements
-from instances.cloud_elements import (
+from instances.cloud_elements import client as cloud_elements
+from instances.cloud_elements.client import (
     CloudElementsAuthenticationError,
     CloudElementsBadRequestError,
     CloudElementsNotFoundError,

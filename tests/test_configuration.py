@@ -158,7 +158,7 @@ def test_a_real_cloud_elements_url_needs_its_secrets():
 def test_a_cloud_elements_url_turns_the_sandbox_off(url):
     code = (
         "import django; django.setup();"
-        "from django.conf import settings; from instances import cloud_elements as ce;"
+        "from django.conf import settings; from instances.cloud_elements import client as ce;"
         "from django.urls import resolve, Resolver404\n"
         "try:\n    resolve('/sandbox/elements/api-v2/instances'); print('mounted')\n"
         "except Resolver404:\n    print('absent')\n"

@@ -16,8 +16,10 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
-from instances import cloud_elements, links
-from instances.models import ConsentLink, ElementInstance
+from instances.cloud_elements import client as cloud_elements
+from instances.links import services as links
+from instances.links.models import ConsentLink
+from instances.models import ElementInstance
 from tests.test_oauth_callback import FakeCloudElements
 
 pytestmark = pytest.mark.django_db(transaction=True)

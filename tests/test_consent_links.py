@@ -18,10 +18,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from instances import cloud_elements, links, oauth
-from instances.forms import ConsentLinkForm
-from instances.logging import RedactSecretsFilter
-from instances.models import AuditEntry, ConsentLink, ElementInstance, OAuthState
+from instances import oauth
+from instances.cloud_elements import client as cloud_elements
+from instances.lib.logging import RedactSecretsFilter
+from instances.links import services as links
+from instances.links.forms import ConsentLinkForm
+from instances.links.models import ConsentLink
+from instances.models import AuditEntry, ElementInstance, OAuthState
 from tests.test_oauth_callback import CONSENT, FakeCloudElements, form_data
 
 pytestmark = pytest.mark.django_db

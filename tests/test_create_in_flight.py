@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from instances import cloud_elements as ce
+from instances.cloud_elements import client as ce
 from instances.models import ElementInstance
 from tests.test_oauth_callback import CALLBACK, NEW, FakeCloudElements, form_data
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from instances import cloud_elements, drafts, services
+from instances import drafts, services
+from instances.cloud_elements import client as cloud_elements
 from instances.models import AuditEntry, ElementInstance
 
 Status = ElementInstance.Status

@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection
 
-from instances.fields import DecryptionError
+from instances.lib.fields import DecryptionError
 from instances.models import ElementInstance
 
 SECRET = "app-secret-plaintext-0042"

@@ -16,8 +16,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
-from instances import cloud_elements, ingest
-from instances.models import ElementInstance, EventNotification
+from instances.cloud_elements import client as cloud_elements
+from instances.events import ingest
+from instances.events.models import EventNotification
+from instances.models import ElementInstance
 from instances.sandbox.models import SandboxDelivery, SandboxInstance
 from tests.sandbox_helpers import make_active
 
@@ -26,7 +28,7 @@ VERIFIED = EventNotification.Signature.VERIFIED
 VERIFIED_PREVIOUS = EventNotification.Signature.VERIFIED_PREVIOUS_KEY
 UNSIGNED = EventNotification.Signature.UNSIGNED
 KEY = "event-log-signing-key-Rr5"
-CHANGELIST = reverse("admin:instances_eventnotification_changelist")
+CHANGELIST = reverse("admin:events_eventnotification_changelist")
 TAG = re.compile(r"<[^>]+>")
 SERIAL = itertools.count()
 BAR = re.compile(
@@ -496,16 +498,16 @@ def test_the_admin_cannot_add_deliveries(client, operator, deliveries):
     client.force_login(operator)
 
     changelist = client.get(CHANGELIST).content.decode()
-    add = client.get(reverse("admin:instances_eventnotification_add"))
+    add = client.get(reverse("admin:events_eventnotification_add"))
 
-    assert reverse("admin:instances_eventnotification_add") not in changelist
+    assert reverse("admin:events_eventnotification_add") not in changelist
     assert add.status_code == 403
 
 
 def test_the_admin_change_page_is_read_only(client, operator, deliveries):
     client.force_login(operator)
     delivery = deliveries["created"]
-    url = reverse("admin:instances_eventnotification_change", args=[delivery.pk])
+    url = reverse("admin:events_eventnotification_change", args=[delivery.pk])
 
     shown_page = client.get(url)
     posted = client.post(url, {"event_type": "DELETED", "object_id": "/forged"})
@@ -523,7 +525,7 @@ def test_the_admin_change_page_is_read_only(client, operator, deliveries):
 def test_the_admin_cannot_delete_deliveries(client, operator, deliveries):
     client.force_login(operator)
     delivery = deliveries["created"]
-    url = reverse("admin:instances_eventnotification_delete", args=[delivery.pk])
+    url = reverse("admin:events_eventnotification_delete", args=[delivery.pk])
 
     changelist = client.get(CHANGELIST).content.decode()
     shown_page = client.get(url)

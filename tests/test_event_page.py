@@ -7,7 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from instances.models import EventNotification
+from instances.events.models import EventNotification
 
 HOSTILE = "</pre><script>alert('owned')</script>"
 BODY = json.dumps(
@@ -42,7 +42,7 @@ def deliver(instance, *, body: str = BODY) -> EventNotification:
 
 
 def event_url(instance, event) -> str:
-    return reverse("instances:event", args=[instance.uuid, event.pk])
+    return reverse("events:detail", args=[instance.uuid, event.pk])
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_each_row_of_the_event_log_links_to_its_page(client, operator, delivered
 def test_the_admin_shows_the_body_formatted_and_escaped(client, operator, delivered):
     _, event = delivered
     client.force_login(operator)
-    url = reverse("admin:instances_eventnotification_change", args=[event.pk])
+    url = reverse("admin:events_eventnotification_change", args=[event.pk])
     html = client.get(url).text
     assert '<pre class="event-body">{\n  &quot;message&quot;: {' in html
     assert "<script>alert" not in html

@@ -13,7 +13,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from instances import cloud_elements, forms, parameters
+from instances import forms, parameters
+from instances.cloud_elements import client as cloud_elements
 from instances.forms import InstanceForm
 from instances.models import ElementInstance
 

@@ -15,15 +15,17 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from instances import cloud_elements, jobs
-from instances.cloud_elements import (
+from instances.cloud_elements import client as cloud_elements
+from instances.cloud_elements.client import (
     CloudElementsBadRequestError,
     CloudElementsNotFoundError,
     CloudElementsServerError,
     Instance,
     OAuthUrl,
 )
-from instances.models import AuditEntry, ElementInstance, Job, OAuthState, WebhookSettings
+from instances.jobs import engine
+from instances.jobs.models import Job
+from instances.models import AuditEntry, ElementInstance, OAuthState, WebhookSettings
 from instances.parameters import MASKED
 from tests.test_toggle_events import (
     RECEIVER_URL,
@@ -626,7 +628,7 @@ def test_sync_all_is_a_job_over_every_active_instance(
     assert shown_messages(response) == [
         ("success", f"Started job {job.pk}: sync of 3 active instances.")
     ]
-    jobs.run_job(job.pk)  # what the task worker runs
+    engine.run_job(job.pk)  # what the task worker runs
     job.refresh_from_db()
     assert (job.status, job.total, job.done, job.failed) == ("done", 3, 3, 1)
     rows = {key: reload(row) for key, row in rows.items()}

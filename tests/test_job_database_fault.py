@@ -15,8 +15,10 @@ from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection
 from django.utils import timezone
 
-from instances import cloud_elements, jobs
-from instances.job_models import Job, JobItem
+from instances.cloud_elements import client as cloud_elements
+from instances.jobs import engine
+from instances.jobs import services as jobs
+from instances.jobs.models import Job, JobItem
 from instances.models import AuditEntry
 from instances.sandbox.models import SandboxInstance
 
@@ -64,7 +66,7 @@ def test_a_database_fault_mid_job_resumes_after_the_lease_without_resending(
     )
 
     with connection.execute_wrapper(fail_recording_item(5)), pytest.raises(DatabaseError):
-        jobs.run_job(job.pk)
+        engine.run_job(job.pk)
 
     job.refresh_from_db()
     statuses = list(job.items.order_by("pk").values_list("status", flat=True))
@@ -79,7 +81,7 @@ def test_a_database_fault_mid_job_resumes_after_the_lease_without_resending(
     sent = []
     real = cloud_elements.update_instance
     monkeypatch.setattr(cloud_elements, "update_instance", lambda *a: sent.append(a[0]) or real(*a))
-    assert jobs.run_job(job.pk) == "done"
+    assert engine.run_job(job.pk) == "done"
 
     job.refresh_from_db()
     assert (job.status, job.done, job.failed, job.attempts) == ("done", 8, 0, 2)

@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from instances import cloud_elements, jobs
-from instances.job_models import Job, JobItem
+from instances.cloud_elements import client as cloud_elements
+from instances.jobs import engine
+from instances.jobs import services as jobs
+from instances.jobs.models import Job, JobItem
 from instances.models import AuditEntry, ElementInstance
 from instances.sandbox.models import SandboxInstance
 
@@ -45,7 +47,7 @@ def test_an_events_job_over_200_instances_turns_each_on_once(sandbox_site, opera
         kind=Job.Kind.EVENTS_ON, instances=ElementInstance.objects.all(), actor=operator
     )
     assert DBTaskResult.objects.filter(args_kwargs__args=[job.pk]).count() == 1
-    assert jobs.run_job(job.pk) == "done"
+    assert engine.run_job(job.pk) == "done"
 
     job.refresh_from_db()
     assert (job.status, job.total, job.done, job.failed) == ("done", 200, 200, 0)
@@ -64,10 +66,10 @@ def test_one_missing_instance_fails_alone_and_is_listed_with_its_message(
     job = jobs.start_job(
         kind=Job.Kind.SYNC, instances=ElementInstance.objects.all(), actor=operator
     )
-    jobs.run_job(job.pk)
+    engine.run_job(job.pk)
     client.force_login(operator)
 
-    data = client.get(reverse("instances:job_json", args=[job.pk])).json()
+    data = client.get(reverse("jobs:detail_json", args=[job.pk])).json()
 
     assert (data["status"], data["total"], data["done"], data["failed"]) == ("done", 5, 5, 1)
     assert data["finished"] is True
@@ -75,7 +77,7 @@ def test_one_missing_instance_fails_alone_and_is_listed_with_its_message(
     assert failure["instance"] == instances[2].name
     assert failure["url"] == instances[2].get_absolute_url()
     assert f"no instance {instances[2].remote_id}" in failure["message"]
-    page = client.get(reverse("instances:job", args=[job.pk])).content.decode()
+    page = client.get(reverse("jobs:detail", args=[job.pk])).content.decode()
     assert '<progress id="job-progress" max="5" value="5">' in page
     assert "Retry the failed ones" in page
     assert set(audit_count(instances, Action.SYNCED).values()) == {1}
@@ -98,13 +100,13 @@ def test_retry_the_failed_ones_is_a_new_job_over_only_those(
     job = jobs.start_job(
         kind=Job.Kind.EVENTS_ON, instances=ElementInstance.objects.all(), actor=operator
     )
-    jobs.run_job(job.pk)
+    engine.run_job(job.pk)
     job.refresh_from_db()
     assert (job.done, job.failed) == (4, 2)
     refused.clear()  # Cloud Elements takes them now
     client.force_login(operator)
 
-    response = client.post(reverse("instances:job_retry", args=[job.pk]))
+    response = client.post(reverse("jobs:retry", args=[job.pk]))
 
     retry = Job.objects.get(retry_of=job)
     assert response.url == retry.get_absolute_url()
@@ -113,12 +115,12 @@ def test_retry_the_failed_ones_is_a_new_job_over_only_those(
         instances[1].pk,
         instances[3].pk,
     ]
-    jobs.run_job(retry.pk)
+    engine.run_job(retry.pk)
     retry.refresh_from_db()
     assert (retry.status, retry.done, retry.failed) == ("done", 2, 0)
     assert all(r.events_enabled for r in SandboxInstance.objects.all())
     # Nothing left to retry: a clear answer, not a second job.
-    again = client.post(reverse("instances:job_retry", args=[retry.pk]), follow=True)
+    again = client.post(reverse("jobs:retry", args=[retry.pk]), follow=True)
     assert shown(again)[-1] == ("warning", "This job has no failed instances to retry.")
 
 
@@ -141,14 +143,14 @@ def test_cancel_stops_the_job_after_the_instance_in_flight(
 
     monkeypatch.setattr(cloud_elements, "get_instance", get_instance)
 
-    assert jobs.run_job(job.pk) == "stopped"
+    assert engine.run_job(job.pk) == "stopped"
 
     job.refresh_from_db()
     assert (job.status, job.done, job.cancelled_by) == ("cancelled", 2, operator)
     assert len(calls) == 2
     assert job.items.filter(status=JobItem.Status.PENDING).count() == 4
     client.force_login(operator)
-    twice = client.post(reverse("instances:job_cancel", args=[job.pk]), follow=True)
+    twice = client.post(reverse("jobs:cancel", args=[job.pk]), follow=True)
     assert twice.status_code == 200
     assert shown(twice) == [("warning", "This job is already cancelled; nothing to cancel.")]
 
@@ -158,11 +160,11 @@ def test_a_cancelled_job_is_never_started(operator, make_instance, client):
     job = jobs.start_job(kind=Job.Kind.SYNC, instances=[instance.pk], actor=operator)
     client.force_login(operator)
 
-    response = client.post(reverse("instances:job_cancel", args=[job.pk]), follow=True)
+    response = client.post(reverse("jobs:cancel", args=[job.pk]), follow=True)
 
     assert response.redirect_chain[-1][0] == job.get_absolute_url()
     assert shown(response)[0][0] == "success"
-    assert jobs.run_job(job.pk) == "not claimed"
+    assert engine.run_job(job.pk) == "not claimed"
     assert Job.objects.get(pk=job.pk).done == 0
 
 
@@ -173,14 +175,14 @@ def test_job_endpoints_answer_bad_input_clearly(client, operator, viewer, outsid
     assert client.get("/instances/jobs/999999/").status_code == 404
     assert client.get("/instances/jobs/999999.json").status_code == 404
     assert client.post("/instances/jobs/999999/cancel/").status_code == 404
-    assert client.get(reverse("instances:job_cancel", args=[job.pk])).status_code == 405
+    assert client.get(reverse("jobs:cancel", args=[job.pk])).status_code == 405
 
     client.force_login(viewer)  # staff, may view instances, did not start it
-    assert client.get(reverse("instances:job", args=[job.pk])).status_code == 403
-    assert client.get(reverse("instances:job_json", args=[job.pk])).status_code == 403
-    assert client.post(reverse("instances:job_cancel", args=[job.pk])).status_code == 403
+    assert client.get(reverse("jobs:detail", args=[job.pk])).status_code == 403
+    assert client.get(reverse("jobs:detail_json", args=[job.pk])).status_code == 403
+    assert client.post(reverse("jobs:cancel", args=[job.pk])).status_code == 403
     client.force_login(outsider)
-    assert client.get(reverse("instances:job_json", args=[job.pk])).status_code == 302
+    assert client.get(reverse("jobs:detail_json", args=[job.pk])).status_code == 302
     assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
 
 
@@ -191,7 +193,7 @@ def test_the_list_starts_a_job_from_the_checked_rows(client, operator, make_inst
     assert f'value="{chosen[0].uuid}" form="bulk"' in page
 
     response = client.post(
-        reverse("instances:bulk"),
+        reverse("jobs:bulk"),
         {"action": "events_off", "instance": [str(chosen[0].uuid), str(chosen[2].uuid), "junk"]},
     )
 
@@ -199,9 +201,9 @@ def test_the_list_starts_a_job_from_the_checked_rows(client, operator, make_inst
     assert response.url == job.get_absolute_url()
     assert (job.kind, job.total, job.created_by) == ("events_off", 2, operator)
     assert "Job running" in client.get(reverse("instances:index")).content.decode()
-    none = client.post(reverse("instances:bulk"), {"action": "sync"}, follow=True)
+    none = client.post(reverse("jobs:bulk"), {"action": "sync"}, follow=True)
     assert shown(none) == [("error", "No instances were selected, so no job was started.")]
-    bad = client.post(reverse("instances:bulk"), {"action": "delete"}, follow=True)
+    bad = client.post(reverse("jobs:bulk"), {"action": "delete"}, follow=True)
     assert shown(bad) == [("error", "Choose what to do with the selected instances.")]
 
 
@@ -224,8 +226,8 @@ def test_sync_all_and_the_admin_actions_start_jobs(client, operator, make_instan
     started = Job.objects.exclude(pk=job.pk).get()
     assert (started.kind, started.total) == ("events_on", 2)
     assert f'<a href="{started.get_absolute_url()}">job {started.pk}</a>' in answer.content.decode()
-    assert client.get(reverse("admin:instances_job_changelist")).status_code == 200
-    assert client.get(reverse("admin:instances_job_change", args=[job.pk])).status_code == 200
+    assert client.get(reverse("admin:jobs_job_changelist")).status_code == 200
+    assert client.get(reverse("admin:jobs_job_change", args=[job.pk])).status_code == 200
 
 
 @live
@@ -239,7 +241,7 @@ def test_a_resumed_item_is_read_back_not_sent_twice(
     sent = []
     monkeypatch.setattr(cloud_elements, "update_instance", lambda *a: sent.append(a))
 
-    jobs.run_job(job.pk)
+    engine.run_job(job.pk)
 
     item = job.items.get()
     assert item.status == JobItem.Status.OK
@@ -265,14 +267,14 @@ def test_a_rate_limited_instance_waits_and_is_retried(
 
     monkeypatch.setattr(cloud_elements, "update_instance", update_instance)
     job = jobs.start_job(kind=Job.Kind.EVENTS_ON, instances=[instance.pk], actor=operator)
-    jobs.run_job(job.pk)
+    engine.run_job(job.pk)
 
     assert job.items.get().status == JobItem.Status.OK
     assert len(refusals) == 2
     settings.JOB_RATE_LIMIT_RETRIES = 0
     refusals.clear()
     second = jobs.start_job(kind=Job.Kind.EVENTS_OFF, instances=[instance.pk], actor=operator)
-    jobs.run_job(second.pk)
+    engine.run_job(second.pk)
     assert second.items.get().status == JobItem.Status.FAILED
 
 
@@ -296,7 +298,7 @@ def test_429_and_503_carry_retry_after():
 def test_a_job_whose_worker_died_is_queued_again_once(operator, make_instance):
     instance = make_instance(status=ACTIVE, remote_id=7300)
     job = jobs.start_job(kind=Job.Kind.SYNC, instances=[instance.pk], actor=operator)
-    assert jobs.claim(job.pk) == 1 and jobs.claim(job.pk) is None
+    assert engine.claim(job.pk) == 1 and engine.claim(job.pk) is None
     Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     before = DBTaskResult.objects.count()
 
@@ -322,12 +324,12 @@ def test_a_worker_that_lost_its_lease_stops_instead_of_racing_on(
         if not Job.objects.filter(pk=job.pk, attempts=2).exists():
             Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now())
             assert jobs.recover_stalled_jobs() == [job.pk]
-            assert jobs.claim(job.pk) == 2
+            assert engine.claim(job.pk) == 2
         return real(instance_id)
 
     monkeypatch.setattr(cloud_elements, "get_instance", get_instance)
 
-    assert jobs.run_job(job.pk) == "stopped"
+    assert engine.run_job(job.pk) == "stopped"
 
     job.refresh_from_db()
     assert (job.status, job.attempts, job.done) == ("running", 2, 0)
@@ -339,7 +341,7 @@ def test_a_job_that_keeps_losing_its_worker_is_failed_not_retried_forever(operat
     job = jobs.start_job(kind=Job.Kind.SYNC, instances=[instance.pk], actor=operator)
     Job.objects.filter(pk=job.pk).update(
         status=Job.Status.RUNNING,
-        attempts=jobs.MAX_ATTEMPTS,
+        attempts=engine.MAX_ATTEMPTS,
         lease_expires_at=timezone.now() - timedelta(seconds=1),
     )
 
@@ -366,7 +368,7 @@ def test_an_unexpected_error_on_one_instance_fails_it_alone(
         kind=Job.Kind.SYNC, instances=ElementInstance.objects.all(), actor=operator
     )
 
-    assert jobs.run_job(job.pk) == "done"
+    assert engine.run_job(job.pk) == "done"
 
     job.refresh_from_db()
     assert (job.done, job.failed) == (3, 1)
@@ -381,7 +383,7 @@ def test_a_disable_job_disables_each_once_and_an_enable_job_undoes_it(
     SandboxInstance.objects.filter(pk=instances[2].remote_id).delete()
 
     job = jobs.start_job(kind=Job.Kind.DISABLE, instances=[i.pk for i in instances], actor=operator)
-    assert jobs.run_job(job.pk) == "done"
+    assert engine.run_job(job.pk) == "done"
 
     job.refresh_from_db()
     assert (job.status, job.total, job.done, job.failed) == ("done", 6, 6, 1)
@@ -392,7 +394,7 @@ def test_a_disable_job_disables_each_once_and_an_enable_job_undoes_it(
     assert ElementInstance.objects.filter(remote_disabled=True).count() == 5
 
     again = jobs.start_job(kind=Job.Kind.ENABLE, instances=[instances[0].pk], actor=operator)
-    assert jobs.run_job(again.pk) == "done"
+    assert engine.run_job(again.pk) == "done"
     assert again.items.get().status == JobItem.Status.OK
     assert not SandboxInstance.objects.get(pk=instances[0].remote_id).disabled
     assert audit_count(instances[:1], Action.ENABLED) == {instances[0].pk: 1}
@@ -410,7 +412,7 @@ def test_a_resumed_disable_is_read_back_not_sent_twice(
     sent = []
     monkeypatch.setattr(cloud_elements, "set_instance_enabled", lambda *a, **k: sent.append(a))
 
-    jobs.run_job(job.pk)
+    engine.run_job(job.pk)
 
     item = job.items.get()
     assert (item.status, sent) == (JobItem.Status.OK, [])
@@ -426,7 +428,7 @@ def test_the_list_and_the_admin_start_disable_and_enable_jobs(client, operator, 
     assert '<option value="disable">Disable at Cloud Elements</option>' in page
     assert '<option value="enable">Enable at Cloud Elements</option>' in page
 
-    client.post(reverse("instances:bulk"), {"action": "disable", "instance": [str(rows[0].uuid)]})
+    client.post(reverse("jobs:bulk"), {"action": "disable", "instance": [str(rows[0].uuid)]})
     changelist = reverse("admin:instances_elementinstance_changelist")
     answer = client.post(
         changelist,

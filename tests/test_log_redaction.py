@@ -23,8 +23,8 @@ import requests
 from django.core.servers.basehttp import WSGIRequestHandler
 from django.views.debug import ExceptionReporter
 
-from instances import cloud_elements
-from instances.logging import RedactSecretsFilter, redact
+from instances.cloud_elements import client as cloud_elements
+from instances.lib.logging import RedactSecretsFilter, redact
 
 ROOT = Path(__file__).resolve().parent.parent
 API_SECRET = "app-secret-Qz81vLw"

@@ -22,7 +22,8 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from instances import cloud_elements, forms, parameters
+from instances import forms, parameters
+from instances.cloud_elements import client as cloud_elements
 from instances.models import AuditEntry, ElementInstance, OAuthState
 
 NEW = "/instances/new/"

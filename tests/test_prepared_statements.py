@@ -17,8 +17,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from instances import ingest
-from instances.models import ElementInstance, EventNotification
+from instances.events import ingest
+from instances.events.models import EventNotification
+from instances.models import ElementInstance
 from tests.test_configuration import ROOT
 from tests.test_webhook_receiver import KEY, deliver, message_body, with_key
 

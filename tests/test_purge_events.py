@@ -11,8 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from instances import ingest
-from instances.models import ElementInstance, EventDailyCount, EventNotification
+from instances.events import ingest
+from instances.events.models import EventDailyCount, EventNotification
+from instances.models import ElementInstance
 from tests.test_configuration import manage
 
 SERIAL = iter(range(10**6))
@@ -116,7 +117,7 @@ def test_the_default_retention_is_ninety_days(settings):
 
 
 def test_the_daily_schedule_purges_past_retention(instance, settings):
-    from instances import schedules
+    from instances.jobs import schedules
 
     settings.EVENT_RETENTION_DAYS = 30
     store(instance, days_ago=40)

@@ -14,8 +14,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from instances import ingest
-from instances.models import ElementInstance, EventNotification
+from instances.events import ingest
+from instances.events.models import EventNotification
+from instances.models import ElementInstance
 from tests.roundtrips import counting_round_trips
 from tests.test_webhook_receiver import KEY, deliver, message_body, rotate, with_key
 

@@ -13,8 +13,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from instances import cloud_elements as ce
 from instances import consent
+from instances.cloud_elements import client as ce
 from instances.forms import webhook_url
 from instances.models import ElementInstance
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from instances import cloud_elements as ce
 from instances import consent, services
+from instances.cloud_elements import client as ce
 from instances.models import ElementInstance
 
 ACTIVE = ElementInstance.Status.ACTIVE

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.signals import user_login_failed
 from django.urls import reverse
 
-from instances import sudo
+from instances.accounts import sudo
 from instances.models import AuditEntry, ElementInstance
 from tests.conftest import PASSWORD
 
@@ -26,7 +26,7 @@ def keyed(make_instance) -> ElementInstance:
 
 
 def reveal_url(instance: ElementInstance) -> str:
-    return reverse("instances:reveal_key", args=[instance.uuid])
+    return reverse("accounts:reveal_key", args=[instance.uuid])
 
 
 def reveals(instance: ElementInstance) -> int:

@@ -24,9 +24,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from instances.events.signatures import sign
 from instances.sandbox import delivery
 from instances.sandbox.models import SandboxInstance
-from instances.signatures import sign
 from tests import test_sandbox_delivery
 from tests.conftest import AUTH_HEADER
 from tests.test_sandbox_contract import (

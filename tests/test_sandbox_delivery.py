@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from instances.events.signatures import matching_key, sign
 from instances.sandbox.delivery import deliver_change
 from instances.sandbox.models import SandboxDelivery, SandboxInstance
-from instances.signatures import matching_key, sign
 
 pytestmark = pytest.mark.django_db
 

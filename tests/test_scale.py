@@ -17,16 +17,17 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from instances import ingest
-from instances.models import ElementInstance, EventDailyCount, EventNotification
-from instances.signatures import sign
+from instances.events import ingest
+from instances.events.models import EventDailyCount, EventNotification
+from instances.events.signatures import sign
+from instances.models import ElementInstance
 from tests.roundtrips import counting_round_trips
 
 ACTIVE = ElementInstance.Status.ACTIVE
 KEY = "scale-signing-key-0123456789"
 INDEX = reverse("instances:index")
 ADMIN_INSTANCES = reverse("admin:instances_elementinstance_changelist")
-ADMIN_EVENTS = reverse("admin:instances_eventnotification_changelist")
+ADMIN_EVENTS = reverse("admin:events_eventnotification_changelist")
 # What makes a page's cost grow with the table (COUNT is checked separately).
 GROWING = re.compile(r"\bGROUP BY\b|\bDISTINCT\b|\bOFFSET\b", re.I)
 

@@ -9,8 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from instances import jobs, schedules
-from instances.job_models import Job, ScheduleRun
+from instances.jobs import engine, schedules
+from instances.jobs import services as jobs
+from instances.jobs.models import Job, ScheduleRun
 from instances.models import ElementInstance
 from instances.sandbox.models import SandboxInstance
 
@@ -47,7 +48,7 @@ def test_the_health_check_counts_and_filters_instances_needing_consent(
     assert schedules.run("health_check").startswith("job ")
     job = Job.objects.get(kind=Job.Kind.HEALTH_CHECK)
     assert job.created_by is None and job.total == 4
-    jobs.run_job(job.pk)
+    engine.run_job(job.pk)
     client.force_login(operator)
 
     page = client.get(reverse("instances:index")).content.decode()

@@ -16,8 +16,8 @@ import inspect
 
 import pytest
 
-from instances import signatures
-from instances.signatures import SIGNATURE_HEADER, matching_key, sign
+from instances.events import signatures
+from instances.events.signatures import SIGNATURE_HEADER, matching_key, sign
 
 # The documented test vector, copied from the documentation.
 KEY = "MySecretEventSignatureKey"

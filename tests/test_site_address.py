@@ -15,9 +15,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from instances import cloud_elements as ce
 from instances import oauth
-from instances.hosts import listen_problem
+from instances.cloud_elements import client as ce
+from instances.lib.hosts import listen_problem
 from instances.models import AuditEntry, ElementInstance, OAuthState
 
 ROOT = Path(__file__).resolve().parent.parent

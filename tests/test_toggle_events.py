@@ -18,13 +18,15 @@ import requests
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
-from instances import cloud_elements, jobs
-from instances.cloud_elements import (
+from instances.cloud_elements import client as cloud_elements
+from instances.cloud_elements.client import (
     CloudElementsNotFoundError,
     CloudElementsServerError,
     Instance,
 )
-from instances.models import AuditEntry, ElementInstance, Job, WebhookSettings
+from instances.jobs import engine
+from instances.jobs.models import Job
+from instances.models import AuditEntry, ElementInstance, WebhookSettings
 
 ACTIVE = ElementInstance.Status.ACTIVE
 APP_KEY = "app-key-toggle-1729"
@@ -377,7 +379,7 @@ def test_the_admin_action_carries_on_past_a_failing_instance(
             "2 instances.",
         )
     ]
-    assert jobs.run_job(job.pk) == "done"  # what the task worker runs
+    assert engine.run_job(job.pk) == "done"  # what the task worker runs
     outcome = {i.instance.name: (i.status, i.message) for i in job.items.select_related("instance")}
     assert outcome["Finance Dropbox"] == ("ok", "Events turned on.")
     assert outcome["Legal Dropbox"][0] == "failed"
@@ -411,7 +413,7 @@ def test_the_admin_action_reports_a_remote_error_per_instance(
 
     run_action(client, "disable_events", [finance, legal])
     job = Job.objects.get()
-    jobs.run_job(job.pk)
+    engine.run_job(job.pk)
 
     assert sorted(sent) == [5001, 5002]
     outcome = {i.instance.name: i.status for i in job.items.select_related("instance")}

@@ -16,7 +16,8 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from instances.models import ElementInstance, EventNotification
+from instances.events.models import EventNotification
+from instances.models import ElementInstance
 from tests.conftest import PASSWORD
 from tests.two_factor_helpers import ENROL, VERIFY, enrol, log_in, totp_code, wrong_code
 

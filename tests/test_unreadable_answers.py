@@ -19,12 +19,14 @@ from django.test import Client
 from django.urls import reverse
 from requests.adapters import HTTPAdapter
 
-from instances import cloud_elements, jobs
-from instances.cloud_elements import (
+from instances.cloud_elements import client as cloud_elements
+from instances.cloud_elements.client import (
     CloudElementsBadResponseError,
     CloudElementsUnconfirmedError,
 )
-from instances.models import AuditEntry, ElementInstance, Job, WebhookSettings
+from instances.jobs import engine
+from instances.jobs.models import Job
+from instances.models import AuditEntry, ElementInstance, WebhookSettings
 from instances.sandbox.models import SandboxInstance
 from tests.test_client_faults import INSTANCE, create, remote, reply  # noqa: F401 (fixture)
 from tests.test_oauth_callback import CALLBACK, NEW, allow_consent, form_data
@@ -280,7 +282,7 @@ def test_the_admin_action_answered_with_a_proxy_page_says_what_was_read_back(
     [(level, _)] = shown_messages(response)
     assert level == "success"  # a job was started; the worker runs it
     job = Job.objects.get()
-    assert jobs.run_job(job.pk) == "done"
+    assert engine.run_job(job.pk) == "done"
     assert WebhookSettings.objects.get(instance=archive).enabled is True
     [item] = job.items.all()
     assert item.status == "failed"

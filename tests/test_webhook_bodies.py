@@ -31,8 +31,9 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import DataError, close_old_connections, connection
 from django.test import RequestFactory
 
-from instances.models import ElementInstance, EventNotification
-from instances.signatures import SIGNATURE_HEADER, sign
+from instances.events.models import EventNotification
+from instances.events.signatures import SIGNATURE_HEADER, sign
+from instances.models import ElementInstance
 from tests.test_webhook_receiver import KEY, deliver, message_body, url_for, with_key
 
 ROOT = Path(__file__).resolve().parent.parent

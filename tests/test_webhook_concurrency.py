@@ -17,8 +17,9 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from instances.models import ElementInstance, EventNotification
-from instances.signatures import sign
+from instances.events.models import EventNotification
+from instances.events.signatures import sign
+from instances.models import ElementInstance
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,10 +81,10 @@ def signed(body: bytes, **headers) -> dict:
 
 
 def test_concurrent_deliveries_of_the_same_event_store_one_row(instance, caplog):
-    url = reverse("webhook", args=[instance.uuid])
+    url = reverse("events:receive", args=[instance.uuid])
     body = body_for("evt-raced")
 
-    with caplog.at_level("INFO", logger="instances.webhooks"):
+    with caplog.at_level("INFO", logger="instances.events.receiver"):
         results = send_at_once([(url, body, signed(body))] * SENDERS)
 
     assert results == [200] * SENDERS
@@ -98,7 +99,7 @@ def test_concurrent_deliveries_of_the_same_event_store_one_row(instance, caplog)
 
 def test_one_signed_body_raced_with_different_webhook_ids_stores_one_row(instance):
     # The header is not signed: on a keyed instance it never decides what is a duplicate.
-    url = reverse("webhook", args=[instance.uuid])
+    url = reverse("events:receive", args=[instance.uuid])
     body = body_for(None)
     deliveries = [
         (url, body, signed(body, HTTP_ELEMENTS_WEBHOOK_ID=f"wh-raced-{n}")) for n in range(SENDERS)
@@ -113,7 +114,7 @@ def test_one_signed_body_raced_with_different_webhook_ids_stores_one_row(instanc
 
 
 def test_concurrent_different_events_are_all_stored(instance):
-    url = reverse("webhook", args=[instance.uuid])
+    url = reverse("events:receive", args=[instance.uuid])
     bodies = [body_for(f"evt-{n}", path=f"/file-{n}.txt") for n in range(SENDERS)]
 
     results = send_at_once([(url, body, signed(body)) for body in bodies])
@@ -130,7 +131,7 @@ def test_the_same_event_raced_at_two_instances_is_stored_once_for_each(instance,
     other.webhook.save()
     # The same event id, each body naming the instance it is delivered to.
     deliveries = [
-        (reverse("webhook", args=[i.uuid]), body, signed(body))
+        (reverse("events:receive", args=[i.uuid]), body, signed(body))
         for i in (instance, other)
         for body in [body_for("evt-shared", instance_id=i.remote_id)]
     ]

@@ -28,13 +28,16 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from instances import cloud_elements, link_views, webhooks
-from instances.cloud_elements import Instance
-from instances.models import AuditEntry, ElementInstance, EventNotification
+from instances.cloud_elements import client as cloud_elements
+from instances.cloud_elements.client import Instance
+from instances.events import receiver as webhooks
+from instances.events.models import EventNotification
+from instances.events.signatures import sign
+from instances.links import views as link_views
+from instances.models import AuditEntry, ElementInstance
 from instances.sandbox import event_views as sandbox_event_views
 from instances.sandbox import hub_views as sandbox_hub_views
 from instances.sandbox import views as sandbox_views
-from instances.signatures import sign
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +113,7 @@ def message_body(
 
 
 def url_for(instance: ElementInstance) -> str:
-    return reverse("webhook", args=[instance.uuid])
+    return reverse("events:receive", args=[instance.uuid])
 
 
 def post(client, url: str, body: bytes, *, signature: str | None = None, webhook_id=None):
@@ -688,7 +691,7 @@ def test_an_unknown_instance_gets_404(client, db):
     body = message_body("evt-nobody")
 
     response = post(
-        client, reverse("webhook", args=[uuid.uuid4()]), body, signature=sign(KEY, body)
+        client, reverse("events:receive", args=[uuid.uuid4()]), body, signature=sign(KEY, body)
     )
 
     assert response.status_code == 404

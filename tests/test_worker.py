@@ -13,8 +13,8 @@ import sys
 import pytest
 from django_tasks_db.models import DBTaskResult
 
-from instances import jobs
-from instances.job_models import Job, JobItem, ScheduleRun
+from instances.jobs import services as jobs
+from instances.jobs.models import Job, JobItem, ScheduleRun
 from instances.models import AuditEntry, ElementInstance
 from instances.sandbox.models import SandboxInstance
 

@@ -12,7 +12,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
@@ -20,7 +20,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
-from instances.views import page
+from instances.accounts import reveal, sudo
+from instances.lib.pages import can_change, page
+from instances.models import ElementInstance
 
 from . import two_factor
 from .forms import CodeForm, PasswordConfirmForm
@@ -182,3 +184,27 @@ def _next(request: HttpRequest, *, default: str) -> str:
     ):
         return candidate
     return default
+
+
+@never_cache
+@sensitive_post_parameters("password")
+@require_POST
+@staff_member_required
+@can_change
+def reveal_key(request: HttpRequest, uuid) -> HttpResponse:
+    instance = get_object_or_404(ElementInstance.objects.select_related("webhook"), uuid=uuid)
+    if not instance.webhook.signature_key:
+        messages.info(request, f"“{instance.name}” has no signature key to reveal.")
+        return redirect(instance)
+    if not sudo.is_confirmed(request):
+        context = {"title": "Confirm your password", "instance": instance, "error": ""}
+        if "password" not in request.POST:
+            return page(request, "accounts/confirm_password.html", context)
+        try:
+            sudo.confirm_password(request, request.POST["password"])
+        except sudo.SudoError as error:
+            context["error"] = error.message
+            return page(request, "accounts/confirm_password.html", context, error.status)
+    key = reveal.reveal_signature_key(instance=instance, actor=request.user)
+    context = {"title": "Signature key", "instance": instance, "key": key}
+    return page(request, "accounts/reveal_key.html", context)

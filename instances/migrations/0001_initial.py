@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.db.models.functions.text
-import instances.fields
+import instances.lib.fields
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -37,12 +37,12 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=200)),
                 ('authentication_type', models.CharField(choices=[('oauth2', 'oauth2'), ('apiKey', 'apiKey')], default='oauth2', max_length=16)),
                 ('oauth_api_key', models.CharField(blank=True, max_length=200, verbose_name='OAuth client id')),
-                ('oauth_api_secret', instances.fields.EncryptedTextField(blank=True, verbose_name='OAuth client secret')),
+                ('oauth_api_secret', instances.lib.fields.EncryptedTextField(blank=True, verbose_name='OAuth client secret')),
                 ('oauth_callback_url', models.URLField(blank=True, max_length=500, verbose_name='OAuth callback URL')),
-                ('api_key', instances.fields.EncryptedTextField(blank=True, verbose_name='API key')),
+                ('api_key', instances.lib.fields.EncryptedTextField(blank=True, verbose_name='API key')),
                 ('status', models.CharField(choices=[('draft', 'Draft'), ('authorizing', 'Authorizing'), ('active', 'Active'), ('failed', 'Failed'), ('unknown', 'Unknown (reconciling)'), ('deleted', 'Deleted')], db_index=True, default='draft', max_length=16)),
                 ('remote_id', models.BigIntegerField(blank=True, null=True, verbose_name='Cloud Elements id')),
-                ('remote_token', instances.fields.EncryptedTextField(blank=True, verbose_name='instance token')),
+                ('remote_token', instances.lib.fields.EncryptedTextField(blank=True, verbose_name='instance token')),
                 ('last_error', models.TextField(blank=True)),
                 ('last_error_request_id', models.CharField(blank=True, max_length=100)),
                 ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
@@ -60,7 +60,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('enabled', models.BooleanField(db_index=True, default=False, verbose_name='Events Enabled')),
                 ('callback_url', models.URLField(blank=True, max_length=500, verbose_name='Event Notification Callback URL')),
-                ('signature_key', instances.fields.EncryptedTextField(blank=True, verbose_name='Callback Notification Signature Key')),
+                ('signature_key', instances.lib.fields.EncryptedTextField(blank=True, verbose_name='Callback Notification Signature Key')),
                 ('instance', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='webhook', to='instances.elementinstance')),
             ],
             options={

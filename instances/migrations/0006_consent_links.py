@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import instances.fields
+import instances.lib.fields
 from django.conf import settings
 from django.db import migrations, models
 
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('purpose', models.CharField(choices=[('create', 'Create'), ('reauthorize', 'Re-authorize')], default='create', max_length=16)),
                 ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('token', instances.fields.EncryptedTextField()),
+                ('token', instances.lib.fields.EncryptedTextField()),
                 ('note', models.CharField(blank=True, help_text='Who the link is for, for your reference.', max_length=200, verbose_name='for')),
                 ('success_url', models.URLField(blank=True, max_length=500, verbose_name='after consent, send the owner to')),
                 ('error_url', models.URLField(blank=True, max_length=500, verbose_name='after a refusal, send the owner to')),

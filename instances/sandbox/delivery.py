@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from instances.signatures import SIGNATURE_HEADER, sign
+from instances.events.signatures import SIGNATURE_HEADER, sign
 
 from .models import SandboxDelivery, SandboxEvent, SandboxInstance
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.db import models
 from django.utils import timezone
 
-from instances.fields import EncryptedTextField
+from instances.lib.fields import EncryptedTextField
 from instances.parameters import MASKED, SECRET_PARAMETERS
 
 CODE_LIFETIME = timedelta(minutes=10)

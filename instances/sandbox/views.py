@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from instances.hosts import sandbox_proof
+from instances.lib.hosts import sandbox_proof
 
 from . import api, delivery
 from .models import SandboxApp, SandboxAuthCode, SandboxInstance

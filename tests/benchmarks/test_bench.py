@@ -34,10 +34,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from instances import ingest
-from instances.fields import encrypt
+from instances.events import ingest
+from instances.events.signatures import sign
+from instances.lib.fields import encrypt
 from instances.models import ElementInstance
-from instances.signatures import sign
 from tests.roundtrips import counting_round_trips
 
 if connection.vendor != "postgresql":

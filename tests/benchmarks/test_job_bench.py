@@ -13,8 +13,10 @@ import time
 
 import pytest
 
-from instances import jobs, services
-from instances.job_models import Job
+from instances import services
+from instances.jobs import engine
+from instances.jobs import services as jobs
+from instances.jobs.models import Job
 from instances.models import ElementInstance
 from tests.job_helpers import sandboxed, start_worker, worker_env
 
@@ -36,7 +38,7 @@ def test_a_sync_job_costs_about_a_single_sync_per_instance(sandbox_site, operato
         kind=Job.Kind.SYNC, instances=ElementInstance.objects.all(), actor=operator
     )
     started = time.perf_counter()
-    jobs.run_job(job.pk)
+    engine.run_job(job.pk)
     in_job_ms = (time.perf_counter() - started) * 1000 / COUNT
 
     worker_job = jobs.start_job(

@@ -11,8 +11,9 @@ from django.core.cache import cache
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from instances import cloud_elements as ce
-from instances.models import AuditEntry, ConsentLink, ElementInstance
+from instances.cloud_elements import client as ce
+from instances.links.models import ConsentLink
+from instances.models import AuditEntry, ElementInstance
 from tests.browser.conftest import log_in
 from tests.browser.test_create_instance import fill_form
 from tests.conftest import PASSWORD

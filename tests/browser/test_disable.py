@@ -7,7 +7,7 @@ import requests
 from django.conf import settings
 from playwright.sync_api import expect
 
-from instances import cloud_elements as ce
+from instances.cloud_elements import client as ce
 from instances.models import AuditEntry
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, USER_SECRET

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from instances.models import EventNotification
+from instances.events.models import EventNotification
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
 from tests.sandbox_helpers import make_active

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from instances import cloud_elements as ce
+from instances.cloud_elements import client as ce
 from instances.models import ElementInstance
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from instances.job_models import Job
+from instances.jobs.models import Job
 from instances.sandbox.models import SandboxInstance
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD

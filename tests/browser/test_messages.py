@@ -8,8 +8,9 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from instances import ingest
-from instances.models import ElementInstance, EventNotification
+from instances.events import ingest
+from instances.events.models import EventNotification
+from instances.models import ElementInstance
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
 from tests.sandbox_helpers import APP_KEY, APP_SECRET, make_active

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from instances.models import EventNotification
+from instances.events.models import EventNotification
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
 from tests.sandbox_helpers import APP_KEY, make_active
@@ -215,8 +215,8 @@ def test_the_consent_screen_on_a_phone(phone, operator):
 
 
 def test_the_job_page_on_a_phone(phone, busy, operator):
-    from instances import jobs
-    from instances.job_models import Job
+    from instances.jobs import services as jobs
+    from instances.jobs.models import Job
 
     job = jobs.start_job(kind=Job.Kind.EVENTS_ON, instances=[busy.pk], actor=operator)
     log_in(phone, "alice", PASSWORD)

@@ -6,8 +6,8 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from instances import cloud_elements
-from instances.models import EventNotification
+from instances.cloud_elements import client as cloud_elements
+from instances.events.models import EventNotification
 from instances.sandbox.delivery import deliver_change
 from instances.sandbox.models import SandboxInstance
 from tests import test_sandbox_delivery

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from instances import cloud_elements as ce
+from instances.cloud_elements import client as ce
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
 from tests.job_helpers import start_worker, worker_env

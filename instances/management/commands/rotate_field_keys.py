@@ -6,7 +6,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
-from instances.fields import EncryptedTextField, rotate
+from instances.lib.fields import EncryptedTextField, rotate
 
 
 class Command(BaseCommand):

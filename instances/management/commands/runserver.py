@@ -12,7 +12,7 @@ from whitenoise.runserver_nostatic.management.commands.runserver import (
     Command as StaticlessRunserver,
 )
 
-from instances.hosts import listen_problem
+from instances.lib.hosts import listen_problem
 
 
 class Command(StaticlessRunserver):

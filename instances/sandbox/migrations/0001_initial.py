@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import instances.fields
+import instances.lib.fields
 from django.db import migrations, models
 
 
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('client_id', models.CharField(max_length=200, unique=True)),
-                ('client_secret', instances.fields.EncryptedTextField()),
+                ('client_secret', instances.lib.fields.EncryptedTextField()),
                 ('redirect_uris', models.JSONField(default=list)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
@@ -30,10 +30,10 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('element_key', models.CharField(max_length=64)),
                 ('name', models.CharField(max_length=200)),
-                ('token', instances.fields.EncryptedTextField()),
+                ('token', instances.lib.fields.EncryptedTextField()),
                 ('tags', models.JSONField(default=list)),
                 ('configuration', models.JSONField(default=dict)),
-                ('secret_configuration', instances.fields.EncryptedTextField(blank=True)),
+                ('secret_configuration', instances.lib.fields.EncryptedTextField(blank=True)),
                 ('configuration_ids', models.JSONField(default=dict)),
                 ('valid', models.BooleanField(default=True)),
                 ('disabled', models.BooleanField(default=False)),
