@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
-from tests.test_event_page import HOSTILE, deliver
+from tests.events.test_event_page import HOSTILE, deliver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

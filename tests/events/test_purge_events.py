@@ -14,7 +14,7 @@ from django.utils import timezone
 from instances.events import ingest
 from instances.events.models import EventDailyCount, EventNotification
 from instances.models import ElementInstance
-from tests.test_configuration import manage
+from tests.lib.test_configuration import manage
 
 SERIAL = iter(range(10**6))
 

@@ -17,8 +17,8 @@ from django.utils import timezone
 from instances.events import ingest
 from instances.events.models import EventNotification
 from instances.models import ElementInstance
+from tests.events.test_webhook_receiver import KEY, deliver, message_body, rotate, with_key
 from tests.roundtrips import counting_round_trips
-from tests.test_webhook_receiver import KEY, deliver, message_body, rotate, with_key
 
 ACTIVE = ElementInstance.Status.ACTIVE
 POSTGRESQL = connection.vendor == "postgresql"

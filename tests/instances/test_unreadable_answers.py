@@ -28,9 +28,9 @@ from instances.jobs import engine
 from instances.jobs.models import Job
 from instances.models import AuditEntry, ElementInstance, WebhookSettings
 from instances.sandbox.models import SandboxInstance
-from tests.test_client_faults import INSTANCE, create, remote, reply  # noqa: F401 (fixture)
-from tests.test_oauth_callback import CALLBACK, NEW, allow_consent, form_data
-from tests.test_toggle_events import shown_messages
+from tests.cloud_elements.test_client_faults import INSTANCE, create, remote, reply  # noqa: F401 (fixture)
+from tests.instances.test_oauth_callback import CALLBACK, NEW, allow_consent, form_data
+from tests.instances.test_toggle_events import shown_messages
 
 Status = ElementInstance.Status
 PROXY_PAGE = b"<html><body><h1>200 OK</h1><p>Served by the proxy.</p></body></html>"

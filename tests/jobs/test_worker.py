@@ -17,8 +17,7 @@ from instances.jobs import services as jobs
 from instances.jobs.models import Job, JobItem, ScheduleRun
 from instances.models import AuditEntry, ElementInstance
 from instances.sandbox.models import SandboxInstance
-
-from .job_helpers import ROOT, sandboxed, start_worker, wait_for, worker_env
+from tests.job_helpers import ROOT, sandboxed, start_worker, wait_for, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 COUNT = int(os.environ.get("JOB_TEST_INSTANCES", "200"))

@@ -14,7 +14,7 @@ import pytest
 from instances import consent, parameters
 from instances.models import ElementInstance, Tag
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def documented_instance_json() -> dict:

@@ -26,7 +26,7 @@ from django.views.debug import ExceptionReporter
 from instances.cloud_elements import client as cloud_elements
 from instances.lib.logging import RedactSecretsFilter, redact
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 API_SECRET = "app-secret-Qz81vLw"
 CODE = "oauth-code-Mn47Xe"
 STATE = "oauth-state-Rt92Kp"

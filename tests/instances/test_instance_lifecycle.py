@@ -27,7 +27,7 @@ from instances.jobs import engine
 from instances.jobs.models import Job
 from instances.models import AuditEntry, ElementInstance, OAuthState, WebhookSettings
 from instances.parameters import MASKED
-from tests.test_toggle_events import (
+from tests.instances.test_toggle_events import (
     RECEIVER_URL,
     audit_actions,
     create_remote_instance,

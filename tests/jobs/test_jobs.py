@@ -19,8 +19,7 @@ from instances.jobs import services as jobs
 from instances.jobs.models import Job, JobItem
 from instances.models import AuditEntry, ElementInstance
 from instances.sandbox.models import SandboxInstance
-
-from .job_helpers import sandboxed
+from tests.job_helpers import sandboxed
 
 live = pytest.mark.django_db(transaction=True)
 Action = AuditEntry.Action

@@ -20,7 +20,7 @@ from instances.cloud_elements import client as ce
 from instances.lib.hosts import listen_problem
 from instances.models import AuditEntry, ElementInstance, OAuthState
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 Status = ElementInstance.Status
 
 

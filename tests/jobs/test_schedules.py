@@ -14,8 +14,7 @@ from instances.jobs import services as jobs
 from instances.jobs.models import Job, ScheduleRun
 from instances.models import ElementInstance
 from instances.sandbox.models import SandboxInstance
-
-from .job_helpers import sandboxed
+from tests.job_helpers import sandboxed
 
 live = pytest.mark.django_db(transaction=True)
 Status = ElementInstance.Status

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from instances.accounts.throttle import client_address
 from tests.conftest import PASSWORD
-from tests.test_configuration import manage
+from tests.lib.test_configuration import manage
 
 LOGIN = "/admin/login/"
 LIMIT = 5

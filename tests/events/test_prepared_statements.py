@@ -20,8 +20,8 @@ from django.db import connection
 from instances.events import ingest
 from instances.events.models import EventNotification
 from instances.models import ElementInstance
-from tests.test_configuration import ROOT
-from tests.test_webhook_receiver import KEY, deliver, message_body, with_key
+from tests.events.test_webhook_receiver import KEY, deliver, message_body, with_key
+from tests.lib.test_configuration import ROOT
 
 ACTIVE = ElementInstance.Status.ACTIVE
 THRESHOLD = 5  # psycopg's default, set in config/settings.py

@@ -25,7 +25,7 @@ from instances.links import services as links
 from instances.links.forms import ConsentLinkForm
 from instances.links.models import ConsentLink
 from instances.models import AuditEntry, ElementInstance, OAuthState
-from tests.test_oauth_callback import CONSENT, FakeCloudElements, form_data
+from tests.instances.test_oauth_callback import CONSENT, FakeCloudElements, form_data
 
 pytestmark = pytest.mark.django_db
 CALLBACK = "/instances/oauth/callback/"

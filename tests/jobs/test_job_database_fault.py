@@ -21,8 +21,7 @@ from instances.jobs import services as jobs
 from instances.jobs.models import Job, JobItem
 from instances.models import AuditEntry
 from instances.sandbox.models import SandboxInstance
-
-from .job_helpers import sandboxed, start_worker, wait_for, worker_env
+from tests.job_helpers import sandboxed, start_worker, wait_for, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Item = JobItem.Status
