@@ -376,13 +376,21 @@ if CONSENT_LINK_RATE_LIMIT < 1:
 # several server processes, set a shared cache, e.g. CACHE_URL=dbcache://django_cache (after
 # `manage.py createcachetable`) or CACHE_URL=redis://127.0.0.1:6379/1 (needs the redis package).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
-# --- Background work (issue 12): django-tasks with the django-tasks-db queue -----------------
+# --- Background work: django-tasks, with the django-tasks-db queue or RQ on Redis ---------------
 
-# The database backend: workers (`manage.py db_worker`) on any host share one queue in the
-# database; a Redis-backed backend can replace it here alone.
-TASKS = {
-    "default": {"BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")}
-}
+# The database backend (default): workers (`manage.py db_worker`) on any host share one queue in
+# the database. RQ_BACKEND instead: tasks go to Redis at REDIS_URL and `manage.py rqworker`
+# runs them (README, "Task queue on Redis"). Jobs keep their own lease and recovery either way.
+DATABASE_BACKEND = "django_tasks_db.DatabaseBackend"
+RQ_BACKEND = "django_tasks_rq.RQBackend"
+TASKS_BACKEND = env.str("TASKS_BACKEND", default=DATABASE_BACKEND)
+if TASKS_BACKEND not in (DATABASE_BACKEND, RQ_BACKEND):
+    raise ImproperlyConfigured(f"TASKS_BACKEND must be {DATABASE_BACKEND} or {RQ_BACKEND}.")
+TASKS = {"default": {"BACKEND": TASKS_BACKEND}}
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+RQ_QUEUES = {"default": {"URL": REDIS_URL}}
+if TASKS_BACKEND == RQ_BACKEND:
+    INSTALLED_APPS.append("django_rq")  # its `rqworker` command
 # Calls to Cloud Elements in flight at once, per process (each worker runs one job at a time).
 CLOUD_ELEMENTS_MAX_CONCURRENCY = env.int("CLOUD_ELEMENTS_MAX_CONCURRENCY", default=4)
 # A job's lease: a worker renews it after every instance; a job whose lease ran out (its worker

@@ -1,4 +1,8 @@
-"""Instances at the sandbox in bulk, and real task workers in subprocesses, for the job tests."""
+"""Instances at the sandbox in bulk, and real task workers in subprocesses, for the job tests.
+
+The workers are those of either task backend: django-tasks-db's `db_worker` on the test
+database, or RQ's `rqworker` on a Redis database of the tests' own (TEST_REDIS_URL).
+"""
 
 from __future__ import annotations
 
@@ -74,15 +78,72 @@ def worker_env(site_url: str, **extra: str) -> dict[str, str]:
 
 
 def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen:
+    """A django-tasks-db worker (`--batch`: until the queue is empty)."""
     command = [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.1"]
+    return _start([*command, "--no-startup-delay", *args], env)
+
+
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [*command, "--no-startup-delay", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+
+
+# RQ status → django-tasks status, as the results are compared across backends.
+RQ_STATUSES = {
+    "finished": "SUCCESSFUL",
+    "failed": "FAILED",
+    "queued": "READY",
+    "started": "RUNNING",
+}
+
+
+class QueueBackend:
+    """One task backend as the worker tests use it: its settings, its workers, its results."""
+
+    def __init__(self, name: str, redis_url: str = "") -> None:
+        self.name = name
+        self.redis_url = redis_url
+
+    @property
+    def path(self) -> str:
+        return settings.RQ_BACKEND if self.name == "rq" else settings.DATABASE_BACKEND
+
+    def env(self, site_url: str, **extra: str) -> dict[str, str]:
+        return worker_env(site_url, TASKS_BACKEND=self.path, REDIS_URL=self.redis_url, **extra)
+
+    def start_worker(self, env: dict[str, str], *, batch: bool = False) -> subprocess.Popen:
+        if self.name == "database":
+            return start_worker(env, *(["--batch"] if batch else []))
+        command = [sys.executable, "manage.py", "rqworker", "default"]
+        command += ["--job-class", "django_tasks_rq.backend.Job", "--worker-ttl", "30"]
+        return _start([*command, *(["--burst"] if batch else [])], env)
+
+    def results(self) -> list[tuple[str, list, str]]:
+        """(task name, arguments, status) of every task queued, whatever ran it."""
+        if self.name == "database":
+            from django_tasks_db.models import DBTaskResult
+
+            return [
+                (r.task_path.rsplit(".", 1)[1], r.args_kwargs["args"], r.status)
+                for r in DBTaskResult.objects.all()
+            ]
+        import django_rq
+        from rq.job import Job as RQJob
+
+        queue = django_rq.get_queue("default")
+        ids = [
+            *queue.get_job_ids(),
+            *queue.started_job_registry.get_job_ids(),
+            *queue.finished_job_registry.get_job_ids(),
+            *queue.failed_job_registry.get_job_ids(),
+        ]
+        jobs = RQJob.fetch_many(ids, connection=queue.connection)
+        return [
+            (job.func_name.rsplit(".", 1)[1], list(job.args), RQ_STATUSES[job.get_status()])
+            for job in jobs
+            if job is not None
+        ]
 
 
 def wait_for(condition, *, timeout: float = 120.0, every: float = 0.1):

@@ -1,1 +1,1 @@
-"""Signing in: login throttling, two-factor authentication and their pages."""
+"""Signing in (two steps, two-factor, throttling), sudo mode and revealing a secret."""

@@ -1,6 +1,6 @@
 """What the Cloud Elements API answers, as Python: the error family and the parsed responses.
 
-No HTTP here: `instances/cloud_elements.py` speaks to Cloud Elements and raises and returns
+No HTTP here: `instances/cloud_elements/client.py` speaks to Cloud Elements and raises and returns
 these (it re-exports them, so callers write `ce.CloudElementsError`, `ce.Instance`).
 """
 

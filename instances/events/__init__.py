@@ -1,0 +1,1 @@
+"""Event notifications: the receiver, their storage, pages, search, chart and retention."""

@@ -1,0 +1,1 @@
+"""Jobs over many instances, the task that runs them, and the schedules."""

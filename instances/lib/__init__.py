@@ -1,0 +1,1 @@
+"""Shared pieces that know no domain: encrypted fields, paging, pages, hosts, logging."""

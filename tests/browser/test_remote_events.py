@@ -10,9 +10,9 @@ from instances.cloud_elements import client as cloud_elements
 from instances.events.models import EventNotification
 from instances.sandbox.delivery import deliver_change
 from instances.sandbox.models import SandboxInstance
-from tests.sandbox import test_sandbox_delivery
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
+from tests.sandbox import test_sandbox_delivery
 from tests.sandbox_helpers import make_active
 
 pytestmark = pytest.mark.django_db(transaction=True)

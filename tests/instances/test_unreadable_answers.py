@@ -4,7 +4,7 @@ Issue 10, point 1: an HTML page from a proxy, a truncated body or JSON without t
 answer to POST, PATCH, PUT or DELETE, is *ambiguous*. A create then goes to unknown and is
 reconciled (never Failed, whose Retry would create a second remote instance); a toggle or an edit
 reads the instance back and says what it now holds. The client talks real HTTP to the scripted
-fault server of test_client_faults; the end-to-end test uses the sandbox over HTTP and garbles
+fault server of fault_server.py; the end-to-end test uses the sandbox over HTTP and garbles
 one answer at the transport seam after the sandbox carried the create out.
 """
 
@@ -28,7 +28,7 @@ from instances.jobs import engine
 from instances.jobs.models import Job
 from instances.models import AuditEntry, ElementInstance, WebhookSettings
 from instances.sandbox.models import SandboxInstance
-from tests.cloud_elements.test_client_faults import INSTANCE, create, remote, reply  # noqa: F401 (fixture)
+from tests.cloud_elements.fault_server import INSTANCE, create, remote, reply  # noqa: F401 (fixture)
 from tests.instances.test_oauth_callback import CALLBACK, NEW, allow_consent, form_data
 from tests.instances.test_toggle_events import shown_messages
 

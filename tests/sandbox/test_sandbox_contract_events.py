@@ -27,9 +27,9 @@ from django.utils import timezone
 from instances.events.signatures import sign
 from instances.sandbox import delivery
 from instances.sandbox.models import SandboxInstance
-from tests.sandbox import test_sandbox_delivery
 from tests.conftest import AUTH_HEADER
-from tests.sandbox.test_sandbox_contract import (
+from tests.sandbox import test_sandbox_delivery
+from tests.sandbox.contract import (
     API,
     SIGNING_KEY,
     assert_error,

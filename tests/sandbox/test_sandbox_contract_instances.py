@@ -10,7 +10,7 @@ import pytest
 
 from instances.sandbox.models import SandboxInstance
 from tests.conftest import AUTH_HEADER, USER_SECRET
-from tests.sandbox.test_sandbox_contract import (
+from tests.sandbox.contract import (
     API,
     APP_SECRET,
     MASKED,

@@ -1,4 +1,4 @@
-"""Queue scheduled work once per period (see instances/schedules.py); started by the Procfile."""
+"""Queue scheduled work once per period (instances/jobs/schedules.py); started by the Procfile."""
 
 from __future__ import annotations
 
