@@ -10,11 +10,10 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from instances import admin_lists, search
+from instances.drafts import EDITABLE
 from instances.jobs import services as jobs
 from instances.jobs.models import Job
 from instances.models import AuditEntry, ElementInstance, Tag, WebhookSettings
-
-from .drafts import EDITABLE
 
 # Statuses the dashboard's Edit page accepts: drafts (saved here) and active instances.
 EDITABLE_HERE = {*EDITABLE, ElementInstance.Status.ACTIVE}

@@ -16,8 +16,8 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.utils.functional import cached_property
 
-from . import parameters, search
-from .models import ElementInstance, Tag
+from instances import parameters, search
+from instances.models import ElementInstance, Tag
 
 # Below this many rows (by the planner's estimate) the paginator counts exactly: counting a
 # thousand rows is cheap, counting a hundred thousand is not.

@@ -15,13 +15,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from instances import oauth, parameters
 from instances.cloud_elements import client as ce
-
-from . import oauth, parameters
-from .forms import webhook_url
-from .models import AuditEntry, ElementInstance, OAuthState, Tag, WebhookSettings
-from .oauth import StateError
-from .services import ActionError, _adopt, _mark, _record_error, record
+from instances.forms import webhook_url
+from instances.models import AuditEntry, ElementInstance, OAuthState, Tag, WebhookSettings
+from instances.oauth import StateError
+from instances.services import ActionError, _adopt, _mark, _record_error, record
 
 Status = ElementInstance.Status
 Action = AuditEntry.Action

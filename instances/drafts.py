@@ -10,9 +10,9 @@ from typing import Any
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
-from . import parameters
-from .models import AuditEntry, ElementInstance, Tag, WebhookSettings
-from .services import ActionError, record
+from instances import parameters
+from instances.models import AuditEntry, ElementInstance, Tag, WebhookSettings
+from instances.services import ActionError, record
 
 Status = ElementInstance.Status
 EDITABLE = (Status.DRAFT, Status.FAILED)

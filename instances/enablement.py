@@ -7,9 +7,8 @@ sections 4 and 5); here it keeps everything and shows the "Disabled" badge.
 from __future__ import annotations
 
 from instances.cloud_elements import client as ce
-
-from .models import AuditEntry, ElementInstance
-from .services import _record_error, _require_remote, _reread, record
+from instances.models import AuditEntry, ElementInstance
+from instances.services import _record_error, _require_remote, _reread, record
 
 Action = AuditEntry.Action
 

@@ -10,8 +10,8 @@ from django import forms
 from django.conf import settings
 from django.urls import reverse
 
-from . import parameters, search
-from .models import ElementInstance
+from instances import parameters, search
+from instances.models import ElementInstance
 
 P = parameters.PARAMETERS
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}

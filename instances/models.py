@@ -12,9 +12,8 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
+from instances import parameters
 from instances.lib.fields import EncryptedTextField
-
-from . import parameters
 
 
 class Tag(models.Model):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.lookups import Exact
 
-from .models import ElementInstance, Tag
+from instances.models import ElementInstance, Tag
 
 TagLink = ElementInstance.tags.through
 

@@ -16,9 +16,8 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from instances.cloud_elements import client as ce
-
-from .forms import webhook_url
-from .models import AuditEntry, ElementInstance, Tag, WebhookSettings
+from instances.forms import webhook_url
+from instances.models import AuditEntry, ElementInstance, Tag, WebhookSettings
 
 Status = ElementInstance.Status
 Action = AuditEntry.Action

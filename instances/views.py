@@ -26,9 +26,8 @@ from instances.lib.pages import can_add, can_change, page
 from instances.links import services as links
 from instances.links import views as link_views
 from instances.links.forms import ConsentLinkForm
-
-from .models import ElementInstance, OAuthState
-from .oauth import StateError
+from instances.models import ElementInstance, OAuthState
+from instances.oauth import StateError
 
 PAGE_SIZE = 50
 EVENTS_PAGE_SIZE = 25

@@ -15,6 +15,14 @@ ORG_SECRET = "sandbox-organization-secret"
 AUTH_HEADER = f"User {USER_SECRET}, Organization {ORG_SECRET}"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hash test passwords with a fast hasher: Django's PBKDF2 (a million rounds, 0.25 s a hash
+    here) made every user and sign-in of the suite slow. The tests check who may sign in, not
+    the hasher; production keeps Django's default."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def operator(db) -> User:
     return User.objects.create_superuser("alice", "alice@example.com", PASSWORD)
