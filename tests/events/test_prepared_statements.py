@@ -20,7 +20,7 @@ from django.db import connection
 from instances.events import ingest
 from instances.events.models import EventNotification
 from instances.models import ElementInstance
-from tests.events.test_webhook_receiver import KEY, deliver, message_body, with_key
+from tests.events.receiver_helpers import KEY, deliver, message_body, with_key
 from tests.lib.test_configuration import ROOT
 
 ACTIVE = ElementInstance.Status.ACTIVE

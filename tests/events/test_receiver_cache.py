@@ -17,7 +17,7 @@ from django.utils import timezone
 from instances.events import ingest
 from instances.events.models import EventNotification
 from instances.models import ElementInstance
-from tests.events.test_webhook_receiver import KEY, deliver, message_body, rotate, with_key
+from tests.events.receiver_helpers import KEY, deliver, message_body, rotate, with_key
 from tests.roundtrips import counting_round_trips
 
 ACTIVE = ElementInstance.Status.ACTIVE

@@ -34,7 +34,7 @@ from django.test import RequestFactory
 from instances.events.models import EventNotification
 from instances.events.signatures import SIGNATURE_HEADER, sign
 from instances.models import ElementInstance
-from tests.events.test_webhook_receiver import KEY, deliver, message_body, url_for, with_key
+from tests.events.receiver_helpers import KEY, deliver, message_body, url_for, with_key
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTIVE = ElementInstance.Status.ACTIVE

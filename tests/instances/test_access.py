@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from instances.cloud_elements import client as ce
 from instances.models import AuditEntry, ElementInstance, OAuthState
-from tests.instances.test_oauth_callback import CALLBACK, FakeCloudElements, start
+from tests.instances.consent_helpers import CALLBACK, FakeCloudElements, start
 
 Status = ElementInstance.Status
 CODE = "code-Vt5Lq2-not-for-the-login-url"

@@ -17,7 +17,7 @@ from django.test import Client
 
 from instances.cloud_elements import client as ce
 from instances.models import ElementInstance
-from tests.instances.test_oauth_callback import CALLBACK, NEW, FakeCloudElements, form_data
+from tests.instances.consent_helpers import CALLBACK, NEW, FakeCloudElements, form_data
 
 Status = ElementInstance.Status
 FIELDS = ("status", "remote_id", "last_error")

@@ -29,8 +29,8 @@ from instances.jobs.models import Job
 from instances.models import AuditEntry, ElementInstance, WebhookSettings
 from instances.sandbox.models import SandboxInstance
 from tests.cloud_elements.fault_server import INSTANCE, create, remote, reply  # noqa: F401 (fixture)
-from tests.instances.test_oauth_callback import CALLBACK, NEW, allow_consent, form_data
-from tests.instances.test_toggle_events import shown_messages
+from tests.instances.consent_helpers import CALLBACK, NEW, allow_consent, form_data
+from tests.instances.lifecycle_helpers import shown_messages
 
 Status = ElementInstance.Status
 PROXY_PAGE = b"<html><body><h1>200 OK</h1><p>Served by the proxy.</p></body></html>"

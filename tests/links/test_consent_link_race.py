@@ -20,7 +20,7 @@ from instances.cloud_elements import client as cloud_elements
 from instances.links import services as links
 from instances.links.models import ConsentLink
 from instances.models import ElementInstance
-from tests.instances.test_oauth_callback import FakeCloudElements
+from tests.instances.consent_helpers import FakeCloudElements
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CALLBACK = "/instances/oauth/callback/"
