@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -118,6 +119,37 @@ class QueueBackend:
         command = [sys.executable, "manage.py", "rqworker", "default"]
         command += ["--job-class", "django_tasks_rq.backend.Job", "--worker-ttl", "30"]
         return _start([*command, *(["--burst"] if batch else [])], env)
+
+    def finish(self, worker: subprocess.Popen, *, timeout: float) -> tuple[bool, str]:
+        """Wait for a batch worker to run out of work; (whether it ended well, its output).
+
+        An RQ worker logs "done, quitting" once it has run everything and signed off; its exit
+        can then lag by up to a minute (rq 3.0 joins its Redis pub/sub thread, which may sit in
+        a 60-second read), so it is stopped there: its work is over.
+        """
+        if self.name == "database":
+            output, _ = worker.communicate(timeout=timeout)
+            return worker.returncode == 0, output
+        lines: list[str] = []
+        done = threading.Event()
+
+        def read() -> None:
+            for line in worker.stdout:
+                lines.append(line)
+                if "done, quitting" in line:
+                    done.set()
+            done.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not done.wait(timeout):
+            raise AssertionError(f"the worker did not finish in {timeout} s")
+        try:
+            worker.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        output = "".join(lines)
+        return "done, quitting" in output and "Traceback" not in output, output
 
     def results(self) -> list[tuple[str, list, str]]:
         """(task name, arguments, status) of every task queued, whatever ran it."""

@@ -76,9 +76,9 @@ def test_the_worker_runs_a_sync_job_over_many_instances(
     )
 
     worker = queue.start_worker(queue.env(sandbox_site.url), batch=True)
-    output, _ = worker.communicate(timeout=600)
+    ok, output = queue.finish(worker, timeout=600)
 
-    assert worker.returncode == 0, output
+    assert ok, output
     job.refresh_from_db()
     assert (job.status, job.total, job.done, job.failed) == ("done", COUNT, COUNT, 1)
     assert job.items.filter(status=JobItem.Status.OK).count() == COUNT - 1
@@ -104,9 +104,9 @@ def test_a_job_survives_its_worker_being_killed(queue, sandbox_site, operator, m
     # Nobody renews the lease now; once it runs out the scheduler queues the job again.
     wait_for(lambda: jobs.recover_stalled_jobs(), timeout=10, every=0.2)
     second = queue.start_worker(env, batch=True)
-    output, _ = second.communicate(timeout=300)
+    ok, output = queue.finish(second, timeout=300)
 
-    assert second.returncode == 0, output
+    assert ok, output
     job = finished(job)
     assert job and (job.status, job.done, job.failed, job.attempts) == ("done", 60, 0, 2)
     assert all(row.events_enabled for row in SandboxInstance.objects.all())
@@ -128,12 +128,12 @@ def test_a_cancelled_job_stops_in_the_worker_after_the_instance_in_flight(
     try:
         wait_for(lambda: Job.objects.get(pk=job.pk).done >= 5, timeout=120, every=0.02)
         jobs.cancel_job(job=job, actor=operator)
-        output, _ = worker.communicate(timeout=120)
+        ok, output = queue.finish(worker, timeout=120)
     finally:
         if worker.poll() is None:
             kill(worker)
 
-    assert worker.returncode == 0, output
+    assert ok, output
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED and 5 <= job.done < 60
     assert job.items.filter(status=JobItem.Status.PENDING).count() == 60 - job.done
@@ -161,8 +161,8 @@ def test_each_schedule_runs_once_per_period_with_two_schedulers(queue, sandbox_s
     assert sorted(n for n in queued if n != "queued") == sorted(names)
     # Two workers take them: each schedule's task runs exactly once.
     workers = [queue.start_worker(env, batch=True) for _ in range(2)]
-    for worker in workers:
-        worker.communicate(timeout=120)
+    finished_well = [queue.finish(worker, timeout=120) for worker in workers]
+    assert all(ok for ok, _ in finished_well), finished_well
     results = queue.results()
     assert sorted(args[0] for _, args, _ in results) == sorted(names)
     assert {(name, status) for name, _, status in results} == {("run_schedule", "SUCCESSFUL")}
