@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from instances import views
@@ -27,6 +27,16 @@ urlpatterns = [
     path("", include("instances.accounts.urls")),
     # Before the admin's own URLs: the admin login, in two steps for users with two-factor.
     path("admin/login/", accounts.login),
+    # Events and jobs moved from the instances app to their own (docs/architecture.md): their
+    # admin pages' old addresses, bookmarked or written down, lead to the new ones.
+    re_path(
+        r"^admin/instances/eventnotification/(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/events/eventnotification/%(rest)s", query_string=True),
+    ),
+    re_path(
+        r"^admin/instances/job/(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/jobs/job/%(rest)s", query_string=True),
+    ),
     path("admin/", admin.site.urls),
 ]
 

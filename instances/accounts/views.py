@@ -1,4 +1,5 @@
-"""Sign-in in two steps (password, then a code) and the two-factor enrolment page."""
+"""Sign-in in two steps (password, then a code), the two-factor enrolment page, and revealing
+a secret after the password is asked again (sudo mode)."""
 
 from __future__ import annotations
 
