@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 security_log = logging.getLogger("instances.security")
 
 WEBHOOK_ID_HEADER = "Elements-Webhook-Id"
+# Ids up to this length are kept in the de-duplication key as they are; longer ones by hash.
+KEY_ID_LIMIT = 150
 
 
 class MalformedNotification(ValueError):
@@ -68,7 +70,7 @@ def _same_id(value: Any, remote_id: int) -> bool:
     return False
 
 
-def _text(value: Any, limit: int = 500) -> str:
+def _text(value: Any, limit: int | None = 500) -> str:
     """A storable string: lone surrogates and NUL (which PostgreSQL refuses) are replaced."""
     if value is None:
         return ""
@@ -109,8 +111,9 @@ def parse(body: bytes) -> Notification:
         raise MalformedNotification("`events` is not a list of objects.")
     return Notification(
         events=[_normalize(event) for event in raw_events],
-        event_id=_text(event_id, 150),
-        notification_id=_text(notification_id, 150),
+        # Whole: ids cut short could make two events one (see `dedup_key`).
+        event_id=_text(event_id, None),
+        notification_id=_text(notification_id, None),
         instance_ids=tuple(value for value in named if value is not None),
     )
 
@@ -134,12 +137,20 @@ def dedup_key(notification: Notification, webhook_id: str, body: bytes, *, signe
     where nothing is authenticated anyway, still uses it (after message.eventId).
     """
     if notification.event_id:
-        return f"event:{notification.event_id}"
+        return _key("event", notification.event_id)
     if webhook_id and not signed:
-        return f"webhook:{webhook_id[:150]}"
+        return _key("webhook", webhook_id)
     if notification.notification_id:
-        return f"notification:{notification.notification_id}"
+        return _key("notification", notification.notification_id)
     return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _key(kind: str, value: str) -> str:
+    """The id itself when it is short (the keys stored so far), else its SHA-256: never a
+    prefix, which two different ids may share."""
+    if len(value) <= KEY_ID_LIMIT:
+        return f"{kind}:{value}"
+    return f"{kind}-sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
 class BadChunks(ValueError):
@@ -270,14 +281,15 @@ def _receive(request: HttpRequest, body: bytes, receiver: ingest.Receiver) -> Ht
 
 def _store(receiver, notification: Notification, body: bytes, signature: str, headers):
     instance = receiver.instance
-    webhook_id = _text(headers.get(WEBHOOK_ID_HEADER), 200)
+    webhook_id = _text(headers.get(WEBHOOK_ID_HEADER), None)
     first = notification.events[0] if notification.events else {}
     types = {event["eventType"] for event in notification.events}
     signed = signature != EventNotification.Signature.UNSIGNED
     fields = {
         "dedup_key": dedup_key(notification, webhook_id, body, signed=signed),
-        "remote_event_id": notification.event_id,
-        "webhook_id": webhook_id,
+        # Shown and searched by their first 200 characters; the key above tells them apart.
+        "remote_event_id": notification.event_id[:200],
+        "webhook_id": webhook_id[:200],
         "signature": signature,
         "event_type": first.get("eventType", "") if len(types) <= 1 else "MIXED",
         "object_type": first.get("objectType", ""),
