@@ -12,15 +12,19 @@ from django.utils.http import urlencode
 from . import two_factor
 
 # Pages that must stay reachable without a verified second factor: the two-factor pages
-# themselves, logging in and out, and what is not a page for people (static files, the health
-# check, the webhook receiver Cloud Elements posts to, the sandbox standing in for it).
+# themselves, logging in and out, and what is not a page for the dashboard's users (static
+# files, the health check, the webhook receiver Cloud Elements posts to, and of the sandbox
+# standing in for it only its platform API, its identity proof and the account owner's consent
+# screen: its dashboard actions, such as simulating an event, are the operator's and need it).
 EXEMPT_PREFIXES = (
     "/account/two-factor/",
     "/admin/login/",
     "/admin/logout/",
     "/healthz",
     "/webhooks/",
-    "/sandbox/",
+    "/sandbox/elements/api-v2/",
+    "/sandbox/identity",
+    "/sandbox/dropbox/oauth2/authorize",
 )
 
 
