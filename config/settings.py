@@ -427,6 +427,9 @@ STORAGES = {
 
 # --- Logging ------------------------------------------------------------------------------------
 
+# Error reports (DEBUG's page, the e-mails to ADMINS) hide typed secrets even before a view ran.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "instances.lib.logging.SecretsReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
