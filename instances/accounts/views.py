@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from instances.accounts import reveal, sudo
-from instances.lib.pages import can_change, page
+from instances.lib.pages import can_change, page, post_or_back
 from instances.models import ElementInstance
 
 from . import two_factor
@@ -189,9 +189,9 @@ def _next(request: HttpRequest, *, default: str) -> str:
 
 @never_cache
 @sensitive_post_parameters("password")
-@require_POST
 @staff_member_required
 @can_change
+@post_or_back("The signature key is shown only right after you ask: choose “Reveal” again.")
 def reveal_key(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance.objects.select_related("webhook"), uuid=uuid)
     if not instance.webhook.signature_key:

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from instances.accounts.throttle import client_address
 from instances.cloud_elements import client as ce
-from instances.lib.pages import can_change, page
+from instances.lib.pages import can_change, page, post_or_back
 from instances.links import services as links
 from instances.links.forms import ConsentLinkForm
 from instances.links.models import ConsentLink
@@ -59,9 +59,9 @@ def show_new_link(request: HttpRequest, instance: ElementInstance, form) -> Http
 
 
 @never_cache
-@require_POST
 @staff_member_required
 @can_change
+@post_or_back("A consent link is shown only when you ask for it: choose “Copy link again”.")
 def copy(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance, uuid=uuid)
     link = links.live_link(instance)

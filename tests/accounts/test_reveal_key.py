@@ -43,8 +43,9 @@ def test_the_instance_page_never_shows_the_key_but_offers_reveal(client, operato
 
 def test_a_get_never_reveals(client, operator, keyed):
     client.force_login(operator)
-    response = client.get(reveal_url(keyed))
-    assert response.status_code == 405
+    response = client.get(reveal_url(keyed), follow=True)
+    # Back to the instance page, which says how to reveal it (issue 26, item 10).
+    assert response.redirect_chain == [(keyed.get_absolute_url(), 302)]
     assert KEY not in response.text
     assert reveals(keyed) == 0
 
