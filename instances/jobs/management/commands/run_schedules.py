@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from instances.jobs import schedules
+from instances.jobs.outage import wait_for_database
 
 
 class Command(BaseCommand):
@@ -22,7 +23,15 @@ class Command(BaseCommand):
     def handle(self, *, once: bool, interval: float, **options) -> None:
         while True:
             close_old_connections()
-            for name in schedules.tick():
+            try:
+                queued = schedules.tick()
+            except DatabaseError as error:
+                if once:
+                    raise
+                # Survive any outage: wait for the database, then check again at once.
+                wait_for_database(error, who="scheduler")
+                continue
+            for name in queued:
                 self.stdout.write(f"queued {name}")
             if once:
                 return
