@@ -15,6 +15,7 @@ from instances.models import ElementInstance
 
 P = parameters.PARAMETERS
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+ACCEPTED_URLS = "https:// address, or http:// on localhost, 127.0.0.1 or [::1]"
 TAG_SEPARATORS = re.compile(r"[,\n\r]+")
 
 
@@ -31,10 +32,10 @@ def validate_callback_url(value: str) -> None:
     """Absolute http(s) URL; plain http only for this machine (as Dropbox requires)."""
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise forms.ValidationError("Enter an absolute URL starting with https://.")
+        raise forms.ValidationError(f"Enter an absolute {ACCEPTED_URLS}.")
     if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
         raise forms.ValidationError(
-            "Use https:// (plain http:// is only accepted for localhost and 127.0.0.1)."
+            f"Plain http:// is for this machine only: enter an {ACCEPTED_URLS}."
         )
 
 

@@ -67,14 +67,14 @@ def test_events_enabled_needs_a_callback_url(operator_client, remote_calls):
 )
 def test_a_url_that_is_not_absolute_http_is_rejected(operator_client, remote_calls, field, url):
     response = operator_client.post(NEW, valid_data(events_enabled="on", **{field: url}))
-    assert_rejected(response, field, "Enter an absolute URL", remote_calls)
+    assert_rejected(response, field, "Enter an absolute https:// address", remote_calls)
 
 
 @pytest.mark.parametrize("field", ["oauth_callback_url", "event_callback_url"])
 def test_plain_http_is_rejected_for_another_machine(operator_client, remote_calls, field):
     data = valid_data(events_enabled="on", **{field: "http://example.com"})
     response = operator_client.post(NEW, data)
-    assert_rejected(response, field, "Use https://", remote_calls)
+    assert_rejected(response, field, "Plain http:// is for this machine only", remote_calls)
 
 
 @pytest.mark.parametrize("field", ["oauth_callback_url", "event_callback_url"])
