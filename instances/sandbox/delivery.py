@@ -98,8 +98,11 @@ def _message(instance: SandboxInstance, event: SandboxEvent, changes: list[dict]
     }
 
 
-def receive_dropbox_notification(body: dict, *, now: datetime | None = None) -> list[SandboxEvent]:
-    """Record one event per instance behind the notified accounts and notify each one.
+def receive_dropbox_notification(
+    body: dict, *, instance_ids: list[int] | None = None, now: datetime | None = None
+) -> list[SandboxEvent]:
+    """Record one event per instance behind the notified accounts (or per instance named by
+    id) and notify each one.
 
     A disabled instance, or one with events switched off, gets no event: its changes are
     dropped, as Cloud Elements has no subscription for it.
@@ -107,7 +110,11 @@ def receive_dropbox_notification(body: dict, *, now: datetime | None = None) -> 
     now = now or timezone.now()
     retry_due(now=now)
     recorded = []
-    for instance in _instances_for(body["list_folder"]["accounts"]):
+    if instance_ids is None:
+        instances = _instances_for(body["list_folder"]["accounts"])
+    else:
+        instances = list(SandboxInstance.objects.filter(pk__in=instance_ids))
+    for instance in instances:
         with transaction.atomic():
             locked = SandboxInstance.objects.select_for_update().get(pk=instance.pk)
             changes = locked.pending_changes

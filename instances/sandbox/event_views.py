@@ -14,6 +14,8 @@ from .views import _instance_or_404, platform_api
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+# Names the instances an event is for, as Cloud Elements' own tests send it.
+INSTANCES_HEADER = "Element-Instances"
 # The reference says list endpoints page with `pageSize` and `nextPage`, "with the next-page
 # token in a response header" without naming it; this is the name Cloud Elements' APIs use.
 NEXT_PAGE_HEADER = "Elements-Next-Page-Token"
@@ -31,6 +33,9 @@ def dropbox_webhook(request: HttpRequest) -> HttpResponse:
         return HttpResponse(challenge, content_type="text/plain")
     if request.method != "POST":
         return api.error_response(405, f"Method {request.method} is not allowed.")
+    named = request.headers.get(INSTANCES_HEADER)
+    if named is not None:
+        return _events_for_named_instances(request, named)
     try:
         body = json.loads(request.body)
         accounts = body["list_folder"]["accounts"]
@@ -39,6 +44,22 @@ def dropbox_webhook(request: HttpRequest) -> HttpResponse:
     except (ValueError, KeyError, TypeError):
         return api.error_response(400, "Expected Dropbox's {list_folder: {accounts: [...]}}.")
     delivery.receive_dropbox_notification(body)
+    return HttpResponse(status=200)
+
+
+def _events_for_named_instances(request: HttpRequest, named: str) -> HttpResponse:
+    """How Cloud Elements' own tests raise events (churros `cloud.createEvents`): the header
+    names the instances, and the body, any JSON object, is the provider's notification."""
+    ids = [part.strip() for part in named.split(",")]
+    if not all(part.isdecimal() for part in ids):
+        return api.error_response(400, f"{INSTANCES_HEADER} must list instance ids: 12,34.")
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return api.error_response(400, "The body must be a JSON object.")
+    delivery.receive_dropbox_notification(body, instance_ids=[int(i) for i in ids])
     return HttpResponse(status=200)
 
 
