@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from instances import consent, drafts, enablement, oauth, search, services
 from instances.cloud_elements import client as ce
@@ -358,11 +358,17 @@ def _to_consent(request: HttpRequest, instance: ElementInstance, start) -> HttpR
     return HttpResponseRedirect(url)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_member_required
 @can_change
 def set_enabled(request: HttpRequest, uuid) -> HttpResponse:
+    """Disable (after a confirmation page: it stops every API call) or enable at Cloud Elements."""
     instance = get_object_or_404(ElementInstance, uuid=uuid)
+    if request.method == "GET":
+        if instance.remote_disabled or instance.status != ElementInstance.Status.ACTIVE:
+            return redirect(instance)
+        context = {"title": "Disable?", "instance": instance}
+        return page(request, "instances/set_enabled.html", context)
     enabled = request.POST.get("enabled") == "on"
     try:
         enablement.set_enabled(instance=instance, enabled=enabled, actor=request.user)

@@ -31,7 +31,11 @@ def test_disable_and_enable_from_the_instance_page(page, operator, make_instance
     log_in(page, "alice", PASSWORD)
     page.goto(instance.get_absolute_url())
 
-    page.get_by_role("button", name="Disable", exact=True).click()
+    page.get_by_role("link", name="Disable", exact=True).click()
+    # It stops every API call: a confirmation first, which changes nothing by itself.
+    expect(page.get_by_text("Every API call with its token is refused")).to_be_visible()
+    assert ce.get_instance(instance.remote_id).disabled is False
+    page.get_by_role("button", name="Yes, disable it").click()
 
     expect(page.locator(".messagelist")).to_contain_text("Archive: disabled at Cloud Elements")
     expect(page.locator(".instance-detail .status", has_text="Disabled")).to_be_visible()
@@ -47,6 +51,19 @@ def test_disable_and_enable_from_the_instance_page(page, operator, make_instance
     expect(page.locator(".instance-detail .status", has_text="Disabled")).to_have_count(0)
     assert ce.get_instance(instance.remote_id).disabled is False
     assert hub_status(instance) == 200
+
+
+def test_no_thanks_on_the_confirmation_changes_nothing(page, operator, make_instance):
+    instance = make_active(make_instance, settings.SITE_URL, "Kept")
+    log_in(page, "alice", PASSWORD)
+    page.goto(instance.get_absolute_url())
+
+    page.get_by_role("link", name="Disable", exact=True).click()
+    page.get_by_role("link", name="No, take me back").click()
+
+    page.wait_for_url(f"**{instance.get_absolute_url()}")
+    assert ce.get_instance(instance.remote_id).disabled is False
+    assert not instance.audit_entries.filter(action=AuditEntry.Action.DISABLED).exists()
 
 
 def test_the_admin_disables_in_bulk_and_filters_disabled_instances(page, operator, make_instance):
@@ -80,7 +97,8 @@ def test_a_remote_failure_says_so_and_changes_nothing(page, operator, make_insta
     log_in(page, "alice", PASSWORD)
     page.goto(instance.get_absolute_url())
 
-    page.get_by_role("button", name="Disable", exact=True).click()
+    page.get_by_role("link", name="Disable", exact=True).click()
+    page.get_by_role("button", name="Yes, disable it").click()
 
     expect(page.locator(".messagelist .error")).to_contain_text("Gone: not disabled")
     instance.refresh_from_db()
