@@ -51,8 +51,10 @@ install-dev: $(VENV)/.installed-dev
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(SITE_ENV)$(BIN)/python manage.py ensure_operator
-	@# The Procfile's processes (web, worker, scheduler) run together; one Ctrl-C stops them all.
-	$(SITE_ENV)PATH="$(abspath $(BIN)):$$PATH" HOST='$(HOST)' PORT='$(PORT)' $(BIN)/honcho start
+	@# The Procfile's processes (web, worker, scheduler) run together; one Ctrl-C stops them all,
+	@# quietly (honcho then exits 130: the operator's choice, not an error).
+	$(SITE_ENV)PATH="$(abspath $(BIN)):$$PATH" HOST='$(HOST)' PORT='$(PORT)' $(BIN)/honcho start \
+		|| { status=$$?; [ $$status -eq 130 ] || exit $$status; }
 
 ## Run the whole test suite (unit, integration over HTTP, browser)
 test: $(VENV)/.installed-dev

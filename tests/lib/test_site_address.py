@@ -47,7 +47,7 @@ def make_n(tmp_path: Path, *args: str, env: dict | None = None, dotenv: str = ""
 
 def served(out: str) -> str:
     """The line that starts the Procfile's processes: web (runserver), worker and scheduler."""
-    [line] = [line for line in out.splitlines() if line.endswith(".venv/bin/honcho start")]
+    [line] = [line for line in out.splitlines() if ".venv/bin/honcho start" in line]
     return line
 
 
