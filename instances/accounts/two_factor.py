@@ -117,10 +117,14 @@ def _check(device: Device, code: str) -> CodeCheck:
             seconds = max(1, int((detail["locked_until"] - timezone.now()).total_seconds()) + 1)
         return CodeCheck(
             None,
-            f"Too many wrong codes. Wait {seconds} second{'s' if seconds != 1 else ''} "
-            "and try again.",
+            f"Wait {seconds} second{'s' if seconds != 1 else ''} before the next code: each "
+            "wrong code makes the wait longer.",
             throttled=True,
         )
     if device.verify_token(code):
         return CodeCheck(device)
+    if isinstance(device, StaticDevice):
+        return CodeCheck(
+            None, "That recovery code is not valid: each one works once. Try another one."
+        )
     return CodeCheck(None, "That code is not valid. Check your authenticator app and try again.")

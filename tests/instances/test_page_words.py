@@ -1,0 +1,37 @@
+"""Pages say what is true of the instance in front of them. Issue 26, item 12."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from instances.links import services as links
+from instances.models import ElementInstance
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "status, said",
+    [("failed", "Creating this instance at Cloud Elements failed"), ("draft", "a draft")],
+)
+def test_the_edit_page_names_the_instances_state_in_words(
+    client, operator, make_instance, status, said
+):
+    instance = make_instance(status=status)
+    client.force_login(operator)
+
+    page = client.get(reverse("instances:edit", args=[instance.uuid])).content.decode()
+
+    assert said in page and "This instance is failed" not in page
+
+
+def test_a_re_authorization_link_does_not_speak_of_a_draft(client, operator, make_instance):
+    instance = make_instance(status=ElementInstance.Status.ACTIVE, remote_id=8181)
+    client.force_login(operator)
+
+    page = client.post(reverse("links:send", args=[instance.uuid])).content.decode()
+
+    assert links.live_link(instance).purpose == "reauthorize"
+    assert "Re-authorization link made; the instance works as before" in page
+    assert "draft" not in page.split("success-note", 1)[1].split("</p>", 1)[0]
