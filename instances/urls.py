@@ -9,6 +9,7 @@ app_name = "instances"
 urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.new, name="new"),
+    path("setup/", views.setup, name="setup"),
     path("sync/", views.sync_all, name="sync_all"),
     path("oauth/callback/", views.oauth_callback, name="oauth_callback"),
     path("<uuid:uuid>/", views.detail, name="detail"),

@@ -19,7 +19,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from instances import consent, drafts, enablement, oauth, search, services
 from instances.cloud_elements import client as ce
 from instances.events import charts
-from instances.forms import DraftForm, InstanceFilterForm, InstanceForm, SettingsForm
+from instances.forms import (
+    DraftForm,
+    InstanceFilterForm,
+    InstanceForm,
+    SettingsForm,
+    oauth_callback_url,
+)
 from instances.jobs import services as jobs
 from instances.lib import keyset
 from instances.lib.pages import can_add, can_change, page
@@ -50,6 +56,19 @@ def favicon(request: HttpRequest) -> HttpResponse:
     """Browsers ask for /favicon.ico whatever the page says; point them at the static file."""
     # Resolved per request: with the manifest storage the name carries a hash.
     return HttpResponseRedirect(static("favicon.ico"))
+
+
+@require_GET
+@staff_member_required
+def setup(request: HttpRequest) -> HttpResponse:
+    """Registering the Dropbox app: what the parameter table's "API Provider Setup" means."""
+    context = {
+        "title": "Setting up the Dropbox app",
+        "redirect_uri": oauth_callback_url(),
+        "webhook_uri": ce.base_url() + "/events/dropbox",
+        "sandbox": settings.CLOUD_ELEMENTS_SANDBOX,
+    }
+    return page(request, "instances/setup.html", context)
 
 
 @staff_member_required
