@@ -35,3 +35,15 @@ def test_a_re_authorization_link_does_not_speak_of_a_draft(client, operator, mak
     assert links.live_link(instance).purpose == "reauthorize"
     assert "Re-authorization link made; the instance works as before" in page
     assert "draft" not in page.split("success-note", 1)[1].split("</p>", 1)[0]
+
+
+def test_the_owner_page_starts_its_sentence_with_the_organisation(client, operator, draft_link):
+    page = client.get(f"/connect/{draft_link.token}/").content.decode()
+
+    assert "<p>Your administrator can then read and change the files" in page
+    assert ", Your administrator" not in page
+
+
+@pytest.fixture
+def draft_link(operator, make_instance):
+    return links.make_link(instance=make_instance(), actor=operator)
