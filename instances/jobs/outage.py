@@ -14,9 +14,12 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
 logger = logging.getLogger(__name__)
+# A lost or refused connection. Other database errors (a missing table: a deploy without its
+# migrations) are no outage to wait for: they end the process, loudly.
+CONNECTION_ERRORS = (OperationalError, InterfaceError)
 FIRST_WAIT = 0.5
 LONGEST_WAIT = 30.0
 
@@ -38,13 +41,17 @@ def database_answers() -> bool:
 
 
 def wait_for_database(
-    error: DatabaseError, *, who: str, keep_waiting: Callable[[], bool] = lambda: True
+    error: Exception, *, who: str, keep_waiting: Callable[[], bool] = lambda: True
 ) -> bool:
     """Log the outage, wait until the database answers; False if told to stop meanwhile."""
     logger.error("%s: the database is unreachable (%s); waiting for it.", who, error)
     drop_connections()
     started, wait = time.monotonic(), FIRST_WAIT
     while keep_waiting():
+        # A pause first, even if it answers at once: an error that keeps coming back must not
+        # turn the process into a busy loop.
+        time.sleep(wait)
+        wait = min(wait * 2, LONGEST_WAIT)
         if database_answers():
             logger.warning(
                 "%s: the database answers again after %.0f s; carrying on.",
@@ -52,6 +59,4 @@ def wait_for_database(
                 time.monotonic() - started,
             )
             return True
-        time.sleep(wait)
-        wait = min(wait * 2, LONGEST_WAIT)
     return False

@@ -119,3 +119,29 @@ if connection.vendor == "postgresql":
             output = _stop(scheduler)
 
         assert output.count(OUTAGE) == 1 and output.count(BACK) == 1, output
+
+
+def test_an_error_that_is_no_outage_ends_the_worker_loudly(monkeypatch):
+    # A missing table (a deploy without its migrations) is not waited out: it ends the worker.
+    from django.db import ProgrammingError
+    from django_tasks_db.management.commands import db_worker
+
+    from instances.jobs.management.commands.db_worker import ResilientWorker
+
+    def broken(self):
+        raise ProgrammingError('relation "django_tasks_database_dbtaskresult" does not exist')
+
+    monkeypatch.setattr(db_worker.Worker, "run", broken)
+    worker = ResilientWorker(
+        queue_names=["default"],
+        interval=0.1,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="loud",
+        excluded_queue_names=[],
+    )
+
+    with pytest.raises(ProgrammingError):
+        worker.run()

@@ -6,10 +6,9 @@ The jobs app comes before django_tasks_db in INSTALLED_APPS, so this command is 
 
 from __future__ import annotations
 
-from django.db import DatabaseError
 from django_tasks_db.management.commands import db_worker
 
-from instances.jobs.outage import wait_for_database
+from instances.jobs.outage import CONNECTION_ERRORS, wait_for_database
 
 
 class ResilientWorker(db_worker.Worker):
@@ -17,7 +16,7 @@ class ResilientWorker(db_worker.Worker):
         while True:
             try:
                 return super().run()
-            except DatabaseError as error:
+            except CONNECTION_ERRORS as error:
                 if not wait_for_database(
                     error, who="task worker", keep_waiting=lambda: self.running
                 ):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections
+from django.db import close_old_connections
 
 from instances.jobs import schedules
-from instances.jobs.outage import wait_for_database
+from instances.jobs.outage import CONNECTION_ERRORS, wait_for_database
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
             close_old_connections()
             try:
                 queued = schedules.tick()
-            except DatabaseError as error:
+            except CONNECTION_ERRORS as error:
                 if once:
                     raise
                 # Survive any outage: wait for the database, then check again at once.
