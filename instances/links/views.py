@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.decorators import decorator_from_middleware
@@ -65,9 +65,15 @@ def show_new_link(request: HttpRequest, instance: ElementInstance, form) -> Http
 def copy(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance, uuid=uuid)
     link = links.live_link(instance)
+    as_json = request.headers.get("Accept") == "application/json"  # the page's Copy script
     if link is None:
-        messages.error(request, "This instance has no usable consent link; make a new one.")
+        problem = "This instance has no usable consent link; make a new one."
+        if as_json:
+            return JsonResponse({"error": problem}, status=404)
+        messages.error(request, problem)
         return redirect(instance)
+    if as_json:
+        return _no_store(JsonResponse({"url": link.get_absolute_url()}))
     return _show(request, link, made=False)
 
 
@@ -90,7 +96,10 @@ def revoke(request: HttpRequest, uuid) -> HttpResponse:
 
 def _show(request: HttpRequest, link: ConsentLink, *, made: bool) -> HttpResponse:
     context = {"title": "Consent link", "instance": link.instance, "link": link, "made": made}
-    response = page(request, "links/send.html", context)
+    return _no_store(page(request, "links/send.html", context))
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
     # The link is a credential: never cached, never sent on as a Referer.
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"
