@@ -186,3 +186,12 @@ def wait_for(condition, *, timeout: float = 120.0, every: float = 0.1):
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout} s")
+
+
+def away_from_a_period_boundary(seconds_needed: float = 15) -> None:
+    """Wait, if need be, so that the next `seconds_needed` fall within one minute: every
+    schedule's period (1 minute for recover_jobs, 5 for reconcile_unknown...) starts on a
+    minute, and schedulers on either side of one rightly queue each period once."""
+    into_the_minute = time.time() % 60
+    if into_the_minute > 60 - seconds_needed:
+        time.sleep(61 - into_the_minute)

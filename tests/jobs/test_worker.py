@@ -20,7 +20,13 @@ from instances.jobs import services as jobs
 from instances.jobs.models import Job, JobItem, ScheduleRun
 from instances.models import AuditEntry, ElementInstance
 from instances.sandbox.models import SandboxInstance
-from tests.job_helpers import ROOT, QueueBackend, sandboxed, wait_for
+from tests.job_helpers import (
+    ROOT,
+    QueueBackend,
+    away_from_a_period_boundary,
+    sandboxed,
+    wait_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 COUNT = int(os.environ.get("JOB_TEST_INSTANCES", "200"))
@@ -146,6 +152,7 @@ def test_a_cancelled_job_stops_in_the_worker_after_the_instance_in_flight(
 
 def test_each_schedule_runs_once_per_period_with_two_schedulers(queue, sandbox_site, operator):
     env = queue.env(sandbox_site.url)
+    away_from_a_period_boundary()
     command = [sys.executable, "manage.py", "run_schedules", "--once"]
     schedulers = [
         subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
