@@ -7,6 +7,7 @@ rate-limited per client address in Django's cache.
 
 from __future__ import annotations
 
+import time
 from functools import wraps
 
 from django.conf import settings
@@ -32,15 +33,22 @@ from instances.oauth import StateError
 from instances.services import ActionError
 
 RESULT_KEY = "consent_link_result"
+# The link just made, which its page shows again on a reload (for this long).
+MADE_KEY = "consent_link_made"
+MADE_SECONDS = 10 * 60
+ASK_AGAIN = "A consent link is shown only when you ask for it: choose “Copy link again”."
 
 # --- The operator's side ---------------------------------------------------------------------
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_member_required
 @can_change
 def send(request: HttpRequest, uuid) -> HttpResponse:
+    """POST: make a link, then show it at this address, where a reload shows it again."""
     instance = get_object_or_404(ElementInstance, uuid=uuid)
+    if request.method == "GET":
+        return _show_made_link(request, instance)
     form = ConsentLinkForm(request.POST, prefix="link")
     if not form.is_valid():
         problems = "; ".join(e for errors in form.errors.values() for e in errors)
@@ -51,9 +59,29 @@ def send(request: HttpRequest, uuid) -> HttpResponse:
 
 def show_new_link(request: HttpRequest, instance: ElementInstance, form) -> HttpResponse:
     try:
-        link = links.make_link(instance=instance, actor=request.user, **form.cleaned_data)
+        links.make_link(instance=instance, actor=request.user, **form.cleaned_data)
     except ActionError as error:
         messages.error(request, error.message)
+        return redirect(instance)
+    # Shown by the GET that follows, to this browser only, for a while: the link is a
+    # credential, and only whoever made it should see it there without asking again.
+    request.session[MADE_KEY] = {
+        "instance": str(instance.uuid),
+        "until": time.time() + MADE_SECONDS,
+    }
+    return redirect("links:send", uuid=instance.uuid)
+
+
+def _show_made_link(request: HttpRequest, instance: ElementInstance) -> HttpResponse:
+    made = request.session.get(MADE_KEY) or {}
+    link = links.live_link(instance)
+    if made.get("instance") != str(instance.uuid) or made.get("until", 0) < time.time():
+        messages.info(
+            request, "A consent link is shown only when you ask for it: choose “Copy link again”."
+        )
+        return redirect(instance)
+    if link is None:
+        messages.info(request, "That link was used, revoked or has expired.")
         return redirect(instance)
     return _show(request, link, made=True)
 
@@ -61,7 +89,7 @@ def show_new_link(request: HttpRequest, instance: ElementInstance, form) -> Http
 @never_cache
 @staff_member_required
 @can_change
-@post_or_back("A consent link is shown only when you ask for it: choose “Copy link again”.")
+@post_or_back(ASK_AGAIN)
 def copy(request: HttpRequest, uuid) -> HttpResponse:
     instance = get_object_or_404(ElementInstance, uuid=uuid)
     link = links.live_link(instance)

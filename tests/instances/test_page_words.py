@@ -30,7 +30,7 @@ def test_a_re_authorization_link_does_not_speak_of_a_draft(client, operator, mak
     instance = make_instance(status=ElementInstance.Status.ACTIVE, remote_id=8181)
     client.force_login(operator)
 
-    page = client.post(reverse("links:send", args=[instance.uuid])).content.decode()
+    page = client.post(reverse("links:send", args=[instance.uuid]), follow=True).content.decode()
 
     assert links.live_link(instance).purpose == "reauthorize"
     assert "Re-authorization link made; the instance works as before" in page

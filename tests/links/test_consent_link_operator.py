@@ -34,10 +34,12 @@ def operator_client(client, operator) -> Client:
 
 def test_the_new_form_can_send_a_consent_link_instead(operator_client, remote):
     data = form_data(**{"send_link": "1", "link-note": "Bob at Customer"})
-    response = operator_client.post("/instances/new/", data)
+    response = operator_client.post("/instances/new/", data, follow=True)
 
-    assert response.status_code == 200
+    # Made by the POST, shown by the GET it redirects to (a reload shows it again).
     instance = ElementInstance.objects.get(uuid=data["instance_uuid"])
+    assert response.redirect_chain == [(f"/instances/{instance.uuid}/consent-link/", 302)]
+    assert response.status_code == 200
     link = ConsentLink.objects.get(instance=instance)
     body = response.content.decode()
     assert f"http://127.0.0.1:8000/connect/{link.token}/" in body or link.token in body
@@ -90,8 +92,9 @@ def test_an_active_instance_offers_a_reauthorization_link(operator_client, make_
     active = make_instance("Live", status=Status.ACTIVE, remote_id=77)
     page = operator_client.get(active.get_absolute_url()).content.decode()
     assert "Send a re-authorization link" in page
-    response = operator_client.post(f"/instances/{active.uuid}/consent-link/", {"link-note": ""})
-    assert response.status_code == 200
+    url = f"/instances/{active.uuid}/consent-link/"
+    response = operator_client.post(url, {"link-note": ""}, follow=True)
+    assert response.redirect_chain == [(url, 302)] and response.status_code == 200
     assert ConsentLink.objects.get(instance=active).purpose == "reauthorize"
 
 
