@@ -74,12 +74,10 @@ def show_new_link(request: HttpRequest, instance: ElementInstance, form) -> Http
 
 def _show_made_link(request: HttpRequest, instance: ElementInstance) -> HttpResponse:
     made = request.session.get(MADE_KEY) or {}
-    link = links.live_link(instance)
     if made.get("instance") != str(instance.uuid) or made.get("until", 0) < time.time():
-        messages.info(
-            request, "A consent link is shown only when you ask for it: choose “Copy link again”."
-        )
+        messages.info(request, ASK_AGAIN)
         return redirect(instance)
+    link = links.live_link(instance)
     if link is None:
         messages.info(request, "That link was used, revoked or has expired.")
         return redirect(instance)
