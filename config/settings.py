@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "instances.links",
     "instances.events",
     "instances.jobs",
+    "instances.imports",
     "instances.sandbox",
     "django_tasks",
     "django_tasks_db",
@@ -403,6 +404,18 @@ JOB_MAX_RETRY_AFTER_SECONDS = env.int("JOB_MAX_RETRY_AFTER_SECONDS", default=60)
 SCHEDULE_HEALTH_CHECK_MINUTES = env.int("SCHEDULE_HEALTH_CHECK_MINUTES", default=60)
 SCHEDULE_RECONCILE_MINUTES = env.int("SCHEDULE_RECONCILE_MINUTES", default=5)
 SCHEDULE_PURGE_MINUTES = env.int("SCHEDULE_PURGE_MINUTES", default=24 * 60)
+# The account scan that finds instances new, changed or deleted at Cloud Elements.
+SCHEDULE_DISCOVERY_MINUTES = env.int("SCHEDULE_DISCOVERY_MINUTES", default=30)
+
+# --- Importing an existing Cloud Elements account ------------------------------------------------
+
+# What the scheduled scan does with instances new at Cloud Elements: "review" lists them as
+# *new at Cloud Elements* for an operator to import; "auto" imports them at once.
+IMPORT_NEW_INSTANCES = env.str("IMPORT_NEW_INSTANCES", default="review")
+if IMPORT_NEW_INSTANCES not in ("review", "auto"):
+    raise ImproperlyConfigured("IMPORT_NEW_INSTANCES must be 'review' or 'auto'.")
+# Instances asked for per page of GET /instances.
+IMPORT_PAGE_SIZE = env.int("IMPORT_PAGE_SIZE", default=500)
 
 # --- Internationalisation, static files ---------------------------------------------------------
 

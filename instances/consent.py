@@ -236,7 +236,7 @@ def reconcile(*, instance: ElementInstance, actor) -> ElementInstance:
         return instance
     known = set(
         ElementInstance.objects.exclude(pk=instance.pk)
-        .filter(remote_id__in=[c.id for c in candidates])
+        .filter(account=ce.account(), remote_id__in=[c.id for c in candidates])
         .values_list("remote_id", flat=True)
     )
     matches = [

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
+from django.http import QueryDict
 from django.urls import reverse
 
 from instances import parameters, search
@@ -296,6 +297,20 @@ class InstanceFilterForm(forms.Form):
             ("no", "Enabled at Cloud Elements"),
         ],
     )
+    origin = forms.ChoiceField(
+        required=False, choices=[("", "Created here or imported"), *ElementInstance.Origin.choices]
+    )
+    remote = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any state at Cloud Elements"),
+            ("drifted", "Changed at Cloud Elements"),
+            ("deleted", "Deleted at Cloud Elements"),
+        ],
+    )
+    attention = forms.ChoiceField(
+        required=False, choices=[("", "All"), ("reauthorize", "Needs re-authorization")]
+    )
 
     def filter(self, queryset):
         if not self.is_valid():
@@ -313,6 +328,20 @@ class InstanceFilterForm(forms.Form):
             queryset = queryset.filter(element_key=data["element"])
         if data["disabled"]:
             queryset = queryset.filter(remote_disabled=data["disabled"] == "yes")
+        if data["origin"]:
+            queryset = queryset.filter(origin=data["origin"])
+        if data["remote"] == "drifted":
+            queryset = queryset.filter(drifted=True)
+        elif data["remote"] == "deleted":
+            queryset = queryset.filter(remote_missing=True)
+        if data["attention"] == "reauthorize":
+            queryset = queryset.filter(search.NEEDS_REAUTHORIZATION)
         if data["q"]:
             queryset = search.search(queryset, data["q"])
         return queryset
+
+
+def matching(query: str):
+    """The instances a list filter (its query string) matches: what a job started from the
+    filter runs on, read again by the worker."""
+    return InstanceFilterForm(QueryDict(query)).filter(ElementInstance.objects.all())

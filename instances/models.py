@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from instances import parameters
+from instances.cloud_elements import client as ce
 from instances.lib.fields import EncryptedTextField
 
 
@@ -82,15 +83,32 @@ class ElementInstance(models.Model):
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
+
+    class Origin(models.TextChoices):
+        CREATED = "created", "Created here"
+        IMPORTED = "imported", "Imported"
+
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.CREATED)
+    # The Cloud Elements account the remote id belongs to (client.account(): the base URL, or
+    # "sandbox"); a remote id is unique per account.
+    account = models.CharField("Cloud Elements account", max_length=500, blank=True)
     remote_id = models.BigIntegerField("Cloud Elements id", null=True, blank=True)
+    remote_created_at = models.DateTimeField("created at Cloud Elements", null=True, blank=True)
     remote_token = EncryptedTextField("instance token", blank=True)
     remote_valid = models.BooleanField("valid at Cloud Elements", default=True)
     remote_disabled = models.BooleanField("disabled at Cloud Elements", default=False)
     remote_missing = models.BooleanField(
-        "missing at Cloud Elements",
+        "deleted at Cloud Elements",
         default=False,
-        help_text="The last sync found no such instance at Cloud Elements.",
+        help_text="Cloud Elements has no such instance any more; it is kept here with its history.",
     )
+    # What Cloud Elements held at the last look (name, tags, events, callback URL), a digest of
+    # it to skip unchanged instances, and whether it differs from what is here (drift).
+    remote_snapshot = models.JSONField(default=dict, blank=True)
+    remote_fingerprint = models.CharField(max_length=64, blank=True)
+    drifted = models.BooleanField("changed at Cloud Elements", default=False)
+    # When an account scan last saw it (instances not seen by a finished scan were deleted there).
+    remote_seen_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField("last synced", null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_request_id = models.CharField(max_length=100, blank=True)
@@ -109,9 +127,9 @@ class ElementInstance(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["remote_id"],
+                fields=["account", "remote_id"],
                 condition=models.Q(remote_id__isnull=False),
-                name="instance_remote_id_unique",
+                name="instance_account_remote_id_unique",
             ),
         ]
         indexes = [
@@ -128,6 +146,22 @@ class ElementInstance(models.Model):
                 & (models.Q(remote_valid=False) | models.Q(remote_disabled=True)),
                 name="instance_needs_reauth",
             ),
+            # The few drifted or deleted-at-Cloud-Elements instances, for the list's filters.
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=models.Q(drifted=True),
+                name="instance_drifted",
+            ),
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=models.Q(remote_missing=True),
+                name="instance_remote_missing",
+            ),
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=models.Q(origin="imported"),
+                name="instance_imported",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -135,6 +169,8 @@ class ElementInstance(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         creating = self._state.adding
+        if self.remote_id is not None and not self.account:
+            self.account = ce.account()
         super().save(*args, **kwargs)
         if creating:
             # Every instance has webhook settings, with the documented defaults.
@@ -146,6 +182,28 @@ class ElementInstance(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @property
+    def is_imported(self) -> bool:
+        return self.origin == self.Origin.IMPORTED
+
+    @property
+    def unknown_secrets(self) -> list[str]:
+        """What Cloud Elements showed masked when this instance was imported and nobody has
+        entered here since (re-authorization needs the OAuth app, verifying events the key)."""
+        if not self.is_imported:
+            return []
+        unknown = []
+        if self.authentication_type == self.AuthenticationType.OAUTH2:
+            if not self.oauth_api_key:
+                unknown.append("OAuth client id")
+            if not self.oauth_api_secret:
+                unknown.append("OAuth client secret")
+        elif not self.api_key:
+            unknown.append("API key")
+        if self.webhook.signature_key_unknown:
+            unknown.append("signature key")
+        return unknown
 
     @property
     def masked_oauth_api_secret(self) -> str:
@@ -184,6 +242,9 @@ class WebhookSettings(models.Model):
     # After a key change, deliveries signed with the old key (Cloud Elements retries for about
     # 72 hours) stay acceptable until this time.
     previous_signature_key = EncryptedTextField(blank=True)
+    # Imported: Cloud Elements holds a key it shows masked, and none was entered here yet, so
+    # this instance's deliveries cannot be verified.
+    signature_key_unknown = models.BooleanField(default=False)
     previous_signature_key_expires_at = models.DateTimeField(null=True, blank=True)
 
     KEY_OVERLAP = timedelta(hours=72)
@@ -233,6 +294,11 @@ class AuditEntry(models.Model):
         RECONCILED = "reconciled", "Reconciled"
         SECRET_CHANGED = "secret_changed", "Secret changed"
         KEY_REVEALED = "key_revealed", "Signature key revealed"
+        IMPORTED = "imported", "Imported from Cloud Elements"
+        DRIFTED = "drifted", "Changed at Cloud Elements"
+        DELETED_REMOTELY = "deleted_remotely", "Deleted at Cloud Elements"
+        SECRET_ENTERED = "secret_entered", "Secret entered"
+        EVENTS_REDIRECTED = "events_redirected", "Events sent here"
         LINK_MADE = "link_made", "Consent link made"
         LINK_OPENED = "link_opened", "Consent link opened"
         CONSENT_GIVEN = "consent_given", "Consent given by the account owner"

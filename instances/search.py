@@ -21,6 +21,12 @@ TagLink = ElementInstance.tags.through
 FEW_TAGGED = 1_000
 
 
+# Active instances Cloud Elements marked invalid or disabled: their owner must consent again.
+NEEDS_REAUTHORIZATION = Q(status=ElementInstance.Status.ACTIVE) & (
+    Q(remote_valid=False) | Q(remote_disabled=True)
+)
+
+
 def with_tag(queryset: QuerySet, name: str) -> QuerySet:
     """Instances carrying the tag `name` (any case)."""
     links = TagLink.objects.filter(elementinstance_id=OuterRef("pk"), tag__name__iexact=name)

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from instances import snapshots
 from instances.cloud_elements import client as ce
 from instances.forms import webhook_url
 from instances.models import AuditEntry, ElementInstance, Tag, WebhookSettings
@@ -103,6 +104,7 @@ def set_events(*, instance: ElementInstance, enabled: bool, actor) -> ElementIns
     webhook.enabled = updated.events_enabled
     webhook.callback_url = callback_url
     webhook.save(update_fields=["enabled", "callback_url"])
+    instance.save(update_fields=snapshots.record(instance, updated))
     action = Action.EVENTS_ENABLED if webhook.enabled else Action.EVENTS_DISABLED
     record(instance, action, actor=actor)
     return instance
@@ -151,7 +153,9 @@ def update_settings(
         webhook.callback_url = callback_url
         if signature_key is not None:
             webhook.replace_signature_key(signature_key)
+            webhook.signature_key_unknown = False
         webhook.save()
+        instance.save(update_fields=snapshots.record(instance, updated))
         detail = "Name, tags and event settings pushed"
         if signature_key is not None:
             detail += "; signature key changed (the previous one is accepted for 72 hours)"
@@ -245,6 +249,7 @@ def _apply_remote(instance: ElementInstance, remote: ce.Instance, *, actor) -> N
             remote.setting("event.notification.callback.url") or webhook.callback_url
         )
         webhook.save(update_fields=["enabled", "callback_url"])
+        instance.save(update_fields=snapshots.record(instance, remote))
         after = (instance.name, sorted(remote.tags), webhook.enabled)
         detail = "No changes." if before == after else f"Changed from {before} to {after}."
         record(instance, Action.SYNCED, actor=actor, detail=detail)
@@ -263,6 +268,7 @@ def _flag_missing(instance: ElementInstance, *, actor) -> None:
 
 
 def _adopt(instance: ElementInstance, remote: ce.Instance) -> None:
+    instance.account = ce.account()
     instance.remote_id = remote.id
     if remote.token:
         instance.remote_token = remote.token
@@ -273,7 +279,15 @@ def _adopt(instance: ElementInstance, remote: ce.Instance) -> None:
     instance.last_error = ""
     instance.last_error_request_id = ""
     instance.save(
-        update_fields=["remote_id", "remote_token", "status", *SYNCED_FIELDS[1:], "updated_at"]
+        update_fields=[
+            "account",
+            "remote_id",
+            "remote_token",
+            "status",
+            *SYNCED_FIELDS[1:],
+            *snapshots.record(instance, remote),
+            "updated_at",
+        ]
     )
 
 

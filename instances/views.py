@@ -81,8 +81,6 @@ def index(request: HttpRequest) -> HttpResponse:
         .prefetch_related("tags")
         .annotate(last_event_at=charts.last_event_at())
     )
-    if request.GET.get("attention") == "reauthorize":
-        instances = instances.filter(jobs.NEEDS_REAUTHORIZATION)
     keep = {k: v for k, v in request.GET.lists() if k not in keyset.PARAMETERS}
     page_obj = keyset.paginate(
         instances, request.GET, size=PAGE_SIZE, time_field="created_at", keep=keep, ids_first=True

@@ -43,6 +43,7 @@ from instances.cloud_elements.types import (  # noqa: F401 (re-exported: callers
     CloudElementsUnconfirmedError,
     ConfigurationEntry,
     Instance,
+    InstancePage,
     OAuthUrl,
     RemoteEvent,
     _as_bool,
@@ -94,6 +95,17 @@ def base_url() -> str:
     return settings.SITE_URL + SANDBOX_API_PATH
 
 
+SANDBOX_ACCOUNT = "sandbox"
+
+
+def account() -> str:
+    """The account remote ids belong to: the base URL, or "sandbox" for the embedded one (its
+    instances live in this database, so they stay the same whatever port serves them)."""
+    if settings.CLOUD_ELEMENTS_BASE_URL:
+        return settings.CLOUD_ELEMENTS_BASE_URL.rstrip("/")
+    return SANDBOX_ACCOUNT
+
+
 def _headers() -> dict[str, str]:
     authorization = (
         f"User {settings.CLOUD_ELEMENTS_USER_SECRET}, "
@@ -139,6 +151,14 @@ def _check_sandbox() -> None:
 
 @sensitive_variables("params", "json")
 def _request(method: str, path: str, *, params=None, json=None) -> Any:
+    return _request_with_headers(method, path, params=params, json=json)[0]
+
+
+@sensitive_variables("params", "json")
+def _request_with_headers(
+    method: str, path: str, *, params=None, json=None
+) -> tuple[Any, requests.structures.CaseInsensitiveDict]:
+    """The parsed body and the response headers (paging tokens travel in a header)."""
     _check_sandbox()
     url = base_url() + path
     started = time.monotonic()
@@ -159,7 +179,7 @@ def _request(method: str, path: str, *, params=None, json=None) -> Any:
         raise error from None
     _log(method, path, response.status_code, started)
     try:
-        return _parse(response)
+        return _parse(response), response.headers
     except CloudElementsBadResponseError as error:
         raise _unconfirmed(method, error) from None
 
@@ -357,6 +377,41 @@ def list_instances(*, tags: list[str] | None = None, search_text: str = "") -> l
     if not isinstance(data, list):
         raise CloudElementsBadResponseError("Cloud Elements returned no list of instances.")
     return [_instance(item) for item in data]
+
+
+NEXT_PAGE_HEADER = "Elements-Next-Page-Token"
+
+
+def list_instance_page(
+    *, page_size: int = 500, next_page: str = "", hydrate: bool = False
+) -> InstancePage:
+    """Read one page of the account's instances; `next_page` is "" after the last one.
+
+    Reference: cloud-elements-api.md section 5, GET /instances: paging is UNCONFIRMED for this
+    endpoint, so the convention of the other list endpoints is followed (`pageSize`, `nextPage`,
+    the next page's token in `Elements-Next-Page-Token`) when the answer carries that header, and
+    a plain array without it is the whole account. `hydrate=false` asks for lighter objects;
+    whatever they lack (the token, the configuration) `Instance.complete` says.
+    """
+    params: dict[str, Any] = {"pageSize": int(page_size)}
+    if next_page:
+        params["nextPage"] = next_page
+    if not hydrate:
+        params["hydrate"] = "false"
+    data, headers = _request_with_headers("GET", "/instances", params=params)
+    if not isinstance(data, list):
+        raise CloudElementsBadResponseError("Cloud Elements returned no list of instances.")
+    instances, unreadable = [], 0
+    for item in data:
+        try:
+            instances.append(Instance.from_json(item))
+        except CloudElementsBadResponseError:
+            unreadable += 1
+    return InstancePage(
+        instances=instances,
+        next_page=str(headers.get(NEXT_PAGE_HEADER) or ""),
+        unreadable=unreadable,
+    )
 
 
 def update_instance(instance_id: int, changes: dict[str, Any]) -> Instance:

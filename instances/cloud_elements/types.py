@@ -137,6 +137,8 @@ class Instance:
     disabled: bool = False
     events_enabled: bool = False
     created_date: str = ""
+    # False for a light object (`hydrate=false`) that lacks the token or the configuration.
+    complete: bool = True
 
     @classmethod
     def from_json(cls, data: Any) -> Instance:
@@ -164,6 +166,7 @@ class Instance:
             disabled=bool(data.get("disabled", False)),
             events_enabled=_as_bool(events),
             created_date=str(data.get("createdDate") or ""),
+            complete="token" in data and isinstance(data.get("configuration"), dict),
         )
 
     def setting(self, key: str) -> str | None:
@@ -172,6 +175,16 @@ class Instance:
         if value is None or value == MASKED:
             return None
         return str(value)
+
+
+@dataclass(frozen=True)
+class InstancePage:
+    """One page of `GET /instances`: the instances read, and the next page's token ("" at the
+    end). `unreadable` counts entries without a usable id, left out."""
+
+    instances: list[Instance]
+    next_page: str = ""
+    unreadable: int = 0
 
 
 @dataclass(frozen=True)

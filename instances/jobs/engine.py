@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from instances import enablement, services
+from instances import enablement, forms, services
 from instances.cloud_elements import client as ce
 from instances.jobs.models import Job, JobItem
 from instances.models import ElementInstance
@@ -31,6 +32,9 @@ Item = JobItem.Status
 IDEMPOTENT = (Kind.SYNC, Kind.SYNC_ALL, Kind.HEALTH_CHECK)
 # Workers that may die on one job before it is marked failed.
 MAX_ATTEMPTS = 5
+# Jobs over the whole account rather than over instances (import, discovery) are run by the
+# package that owns them; it registers its runner here when the app is ready.
+RUNNERS: dict[str, Callable[[Job], str]] = {}
 
 
 def _lease() -> timedelta:
@@ -68,6 +72,10 @@ def run_job(job_id: int) -> str:
         return "not claimed"
     job = Job.objects.select_related("created_by").get(pk=job_id)
     job.attempts = attempt
+    if job.kind in RUNNERS:
+        return RUNNERS[job.kind](job)
+    if not job.items_ready and not _make_items(job):
+        return "stopped"
     items = (
         job.items.filter(status__in=[Item.PENDING, Item.IN_FLIGHT])
         .select_related("instance__webhook")
@@ -90,8 +98,41 @@ def run_job(job_id: int) -> str:
         lease_expires_at=None,
         done=finished.count(),
         failed=finished.filter(status=Item.FAILED).count(),
+        skipped=finished.filter(status=Item.SKIPPED).count(),
     )
     return "done"
+
+
+def keep_going(job: Job, **fields) -> bool:
+    """Renew the lease (and write `fields`) if the job is still this worker's; False when it
+    was cancelled or taken over meanwhile."""
+    return bool(
+        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
+            lease_expires_at=timezone.now() + _lease(), **fields
+        )
+    )
+
+
+# Items made per statement for a job started from a filter.
+ITEM_BATCH = 2_000
+
+
+def _make_items(job: Job) -> bool:
+    """One item per instance matching the job's filter, made in batches that a resumed worker
+    simply repeats (an instance is in a job once); False when the job was cancelled meanwhile."""
+    matching = forms.matching(job.scope.get("query", "")).order_by("pk")
+    last = 0
+    while True:
+        ids = list(matching.filter(pk__gt=last).values_list("pk", flat=True)[:ITEM_BATCH])
+        if not ids:
+            break
+        JobItem.objects.bulk_create(
+            [JobItem(job_id=job.pk, instance_id=pk) for pk in ids], ignore_conflicts=True
+        )
+        last = ids[-1]
+        if not keep_going(job):
+            return False
+    return keep_going(job, items_ready=True, total=job.items.count())
 
 
 def _run_item(job: Job, item: JobItem) -> bool:
@@ -104,6 +145,8 @@ def _run_item(job: Job, item: JobItem) -> bool:
     counters = {"done": F("done") + 1}
     if status == Item.FAILED:
         counters["failed"] = F("failed") + 1
+    elif status == Item.SKIPPED:
+        counters["skipped"] = F("skipped") + 1
     # One commit records the item and the progress, renews the lease and notices a cancel.
     with transaction.atomic():
         JobItem.objects.filter(pk=item.pk).update(

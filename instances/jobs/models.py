@@ -20,6 +20,8 @@ class Job(models.Model):
         HEALTH_CHECK = "health_check", "Health check"
         DISABLE = "disable", "Disable at Cloud Elements"
         ENABLE = "enable", "Enable at Cloud Elements"
+        IMPORT = "import", "Import from Cloud Elements"
+        DISCOVER = "discover", "Look for changes at Cloud Elements"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -50,6 +52,18 @@ class Job(models.Model):
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
+    # Instances the action did not apply to (a draft has nothing at Cloud Elements), with the
+    # reason on each item: counted apart, never as done.
+    skipped = models.PositiveIntegerField(default=0)
+    # A job started from the list's filter: the query string it ran on. Its items are made by
+    # the worker (not from thousands of ids in a form); `items_ready` says they are.
+    scope = models.JSONField(default=dict, blank=True)
+    items_ready = models.BooleanField(default=True)
+    # Jobs over the account rather than over instances (import, discovery): where to resume
+    # (the next page's token), what was found so far, and why the job stopped.
+    cursor = models.TextField(blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
     # The worker's lease, renewed after every item; past it the job counts as abandoned.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

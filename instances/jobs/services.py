@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from instances import search
 from instances.jobs.engine import MAX_ATTEMPTS
 from instances.jobs.models import Job, JobItem
 from instances.jobs.tasks import run_job
@@ -153,9 +154,7 @@ def recover_stalled_jobs() -> list[int]:
 
 # --- What the instance list shows about jobs and health -------------------------------------
 
-NEEDS_REAUTHORIZATION = Q(status=ElementInstance.Status.ACTIVE) & (
-    Q(remote_valid=False) | Q(remote_disabled=True)
-)
+NEEDS_REAUTHORIZATION = search.NEEDS_REAUTHORIZATION
 
 
 # The list counts at most this many instances needing re-authorization ("1000+" beyond).

@@ -5,7 +5,9 @@ Kept apart from the views so that the views only parse HTTP and shape responses.
 
 from __future__ import annotations
 
+import base64
 import hmac
+import json
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
@@ -333,6 +335,48 @@ def instance_json(instance: SandboxInstance) -> dict[str, Any]:
         "user": SANDBOX_USER,
         "tags": instance.tags,
     }
+
+
+# Paging of GET /instances, as Cloud Elements' other list endpoints page (the reference leaves
+# this endpoint's own paging unconfirmed): `pageSize`, `nextPage`, and this response header.
+NEXT_PAGE_HEADER = "Elements-Next-Page-Token"
+MAX_PAGE_SIZE = 1000
+
+
+def page_size(value: str) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        raise ApiError(400, "'pageSize' must be a whole number.") from None
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise ApiError(400, f"'pageSize' must be between 1 and {MAX_PAGE_SIZE}.")
+    return size
+
+
+def page_token(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode()
+
+
+def page_after(token: str) -> int:
+    """The id a `nextPage` token continues after (0 without a token)."""
+    if not token:
+        return 0
+    try:
+        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+    except (ValueError, TypeError, KeyError, UnicodeError):
+        raise ApiError(400, "'nextPage' is not a page token this API issued.") from None
+    if not isinstance(after, int) or after < 0:
+        raise ApiError(400, "'nextPage' is not a page token this API issued.")
+    return after
+
+
+def light_json(instance: SandboxInstance) -> dict[str, Any]:
+    """`hydrate=false`: the instance without its element's metadata, owner and interactions."""
+    full = instance_json(instance)
+    element = full["element"]
+    del full["user"], full["provisionInteractions"]
+    full["element"] = {"id": element["id"], "key": element["key"], "name": element["name"]}
+    return full
 
 
 def _entry(instance: SandboxInstance, key: str, value: Any) -> dict[str, Any]:

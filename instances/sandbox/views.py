@@ -104,18 +104,33 @@ def oauth_url(request: HttpRequest, key: str) -> HttpResponse:
 
 
 def _listing(request: HttpRequest, element_key: str | None = None) -> JsonResponse:
-    found = SandboxInstance.objects.all()
+    """A plain array of every instance; with `pageSize`, one page and the next one's token in
+    `Elements-Next-Page-Token` (absent on the last page); `hydrate=false` gives light objects."""
+    found = SandboxInstance.objects.order_by("id")
     if element_key:
         found = found.filter(element_key=element_key)
+    page_size = request.GET.get("pageSize")
+    next_token = ""
+    if page_size is not None:
+        size = api.page_size(page_size)
+        found = found.filter(id__gt=api.page_after(request.GET.get("nextPage", "")))
+        found = list(found[: size + 1])
+        if len(found) > size:
+            found = found[:size]
+            next_token = api.page_token(found[-1].id)
     wanted_tags = request.GET.getlist("tags[]")
     search = request.GET.get("searchText", "").lower()
+    light = request.GET.get("hydrate", "").lower() == "false"
     rows = [
-        api.instance_json(instance)
+        api.light_json(instance) if light else api.instance_json(instance)
         for instance in found
         if all(tag in instance.tags for tag in wanted_tags)
         and (not search or search in instance.name.lower() or search in instance.element_key)
     ]
-    return JsonResponse(rows, safe=False)
+    response = JsonResponse(rows, safe=False)
+    if next_token:
+        response[api.NEXT_PAGE_HEADER] = next_token
+    return response
 
 
 @platform_api("GET", "POST", "PATCH")

@@ -24,7 +24,7 @@ from tests.instances.list_helpers import INDEX, Status, row, toggle_action
         ({"status": Status.AUTHORIZING}, ['status-authorizing">Authorizing<']),
         (
             {"status": Status.ACTIVE, "remote_missing": True},
-            ['status-active">Active<', ">Missing at Cloud Elements<"],
+            ['status-active">Active<', ">Deleted at Cloud Elements<"],
         ),
         (
             {"status": Status.ACTIVE, "remote_valid": False},

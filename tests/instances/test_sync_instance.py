@@ -139,7 +139,7 @@ def test_an_instance_missing_at_cloud_elements_is_flagged_not_deleted(
     assert instance.webhook.signature_key == OLD_KEY
     failure = instance.audit_entries.get()
     assert (failure.action, failure.outcome) == (Action.SYNCED, AuditEntry.Outcome.FAILURE)
-    assert "Missing at Cloud Elements" in client.get(instance.get_absolute_url()).text
+    assert "Deleted at Cloud Elements" in client.get(instance.get_absolute_url()).text
 
 
 def test_syncing_a_missing_instance_warns_instead_of_reporting_success(

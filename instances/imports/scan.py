@@ -1,0 +1,414 @@
+"""The account scan: read every instance of the Cloud Elements account, page by page.
+
+One pass serves the import (an operator's job: every instance not known here becomes a local
+row) and the scheduled discovery (new instances imported or listed for review, drift noticed,
+instances deleted there marked). Nothing is ever sent to Cloud Elements but GETs.
+
+Each page is one transaction: its new rows (bulk inserts that skip an instance a concurrent scan
+inserted first), the seen-stamp of the known ones and the job's cursor. A scan stopped by a
+remote failure keeps what it imported and resumes from the page it had reached.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from instances import parameters, services, snapshots
+from instances.cloud_elements import client as ce
+from instances.imports.models import DiscoveredInstance
+from instances.jobs import engine
+from instances.jobs import services as jobs
+from instances.jobs.models import Job
+from instances.models import AuditEntry, ElementInstance, Tag, WebhookSettings
+
+logger = logging.getLogger(__name__)
+
+Status = ElementInstance.Status
+Action = AuditEntry.Action
+# Reasons for skipped instances kept on the job (the count is exact; the list is a sample).
+MAX_REASONS = 200
+SUMMARY_KEYS = ("listed", "imported", "known", "new", "changed", "skipped", "deleted", "pages")
+
+
+class ScanStopped(Exception):
+    """The job was cancelled or taken over by another worker."""
+
+
+def run_scan(job: Job) -> str:
+    """The job engine's runner for IMPORT and DISCOVER jobs (see apps.py)."""
+    import_new = job.kind == Job.Kind.IMPORT or settings.IMPORT_NEW_INSTANCES == "auto"
+    scan = _Scan(job, import_new=import_new)
+    cursor = job.cursor
+    try:
+        while True:
+            try:
+                page = ce.list_instance_page(page_size=settings.IMPORT_PAGE_SIZE, next_page=cursor)
+                scan.take(page)
+            except ce.CloudElementsError as error:
+                return _stop(job, scan, error)
+            cursor = page.next_page
+            scan.summary["pages"] += 1
+            scan.save_progress(cursor=cursor)
+            if not cursor:
+                break
+        scan.mark_deleted()
+    except ScanStopped:
+        return "stopped"
+    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
+        status=Job.Status.DONE,
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+        cursor="",
+        error="",
+        summary={**scan.summary, "reasons": scan.reasons},
+        total=scan.summary["listed"],
+        done=scan.summary["listed"],
+        skipped=scan.summary["skipped"],
+    )
+    logger.info("Scan %s of %s done: %s", job.pk, ce.account(), scan.summary)
+    return "done"
+
+
+def _stop(job: Job, scan: _Scan, error: ce.CloudElementsError) -> str:
+    """A remote failure: keep what was done, say where the scan stopped, let it be resumed."""
+    page = scan.summary["pages"] + 1
+    message = (
+        f"Stopped at page {page}: {error.message} What was imported is kept; Resume goes on "
+        "from this page."
+    )
+    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
+        status=Job.Status.FAILED,
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+        error=message[:2000],
+        summary={**scan.summary, "reasons": scan.reasons},
+    )
+    logger.warning("Scan %s stopped at page %s: %s", job.pk, page, error.message)
+    return "failed"
+
+
+class _Scan:
+    def __init__(self, job: Job, *, import_new: bool) -> None:
+        self.job = job
+        self.import_new = import_new
+        self.account = ce.account()
+        # Every instance a finished scan did not see since it began is gone at Cloud Elements.
+        self.started = job.started_at or timezone.now()
+        self.summary = {key: int(job.summary.get(key, 0)) for key in SUMMARY_KEYS}
+        self.reasons: list[str] = list(job.summary.get("reasons", []))
+        self.tags: dict[str, int] = {}
+
+    # --- One page ----------------------------------------------------------------------------
+
+    def take(self, page: ce.InstancePage) -> None:
+        listed = {remote.id: remote for remote in page.instances}
+        self.summary["listed"] += len(listed)
+        for _ in range(page.unreadable):
+            self._skip("An entry without a usable id was left out.")
+        known = dict(
+            ElementInstance.objects.filter(
+                account=self.account, remote_id__in=list(listed)
+            ).values_list("remote_id", "remote_fingerprint")
+        )
+        self.summary["known"] += len(known)
+        changed = [r for r in listed.values() if r.id in known and known[r.id] != _print(r)]
+        new = [r for r in listed.values() if r.id not in known]
+        if new and self.import_new:
+            new = self._complete(new)
+        with transaction.atomic():
+            ElementInstance.objects.filter(account=self.account, remote_id__in=list(known)).update(
+                remote_seen_at=timezone.now()
+            )
+            if changed:
+                self._apply_changes(changed)
+            if new and self.import_new:
+                self._insert(new)
+            elif new:
+                self._list_new(new)
+
+    def _complete(self, new: list[ce.Instance]) -> list[ce.Instance]:
+        """A light object lacks the token or configuration: read the instance itself."""
+        complete = []
+        for remote in new:
+            if remote.complete:
+                complete.append(remote)
+                continue
+            try:
+                complete.append(ce.get_instance(remote.id))
+            except ce.CloudElementsNotFoundError:
+                self._skip(
+                    f"“{remote.name}” ({remote.id}): deleted at Cloud Elements while the "
+                    "import ran."
+                )
+        return complete
+
+    def _insert(self, new: list[ce.Instance]) -> None:
+        now = timezone.now()
+        actor = self.job.created_by
+        rows = [self._row(remote, now, actor) for remote in new]
+        # A concurrent scan may have inserted some of them: the unique (account, remote id)
+        # makes this insert skip those, and only the rows that are ours get the rest.
+        ElementInstance.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        ours = dict(
+            ElementInstance.objects.filter(uuid__in=[row.uuid for row in rows]).values_list(
+                "remote_id", "pk"
+            )
+        )
+        by_id = {remote.id: remote for remote in new if remote.id in ours}
+        WebhookSettings.objects.bulk_create(
+            [_webhook(ours[rid], remote) for rid, remote in by_id.items()], batch_size=500
+        )
+        TagLink = ElementInstance.tags.through
+        TagLink.objects.bulk_create(
+            [
+                TagLink(elementinstance_id=ours[rid], tag_id=tag_id)
+                for rid, remote in by_id.items()
+                for tag_id in self._tag_ids(remote.tags)
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+        detail = f"Imported from Cloud Elements by job {self.job.pk}."
+        AuditEntry.objects.bulk_create(
+            [
+                AuditEntry(
+                    instance_id=pk,
+                    action=Action.IMPORTED,
+                    actor=actor if getattr(actor, "is_authenticated", False) else None,
+                    detail=detail,
+                )
+                for pk in ours.values()
+            ],
+            batch_size=500,
+        )
+        DiscoveredInstance.objects.filter(account=self.account, remote_id__in=list(ours)).delete()
+        self.summary["imported"] += len(ours)
+        self.summary["known"] += len(new) - len(ours)
+
+    def _row(self, remote: ce.Instance, now: datetime, actor) -> ElementInstance:
+        configuration = remote.configuration
+        auth_type = str(configuration.get("authentication.type") or parameters.OAUTH2)
+        if auth_type not in ElementInstance.AuthenticationType.values:
+            auth_type = parameters.OAUTH2
+        return ElementInstance(
+            uuid=uuid.uuid4(),
+            origin=ElementInstance.Origin.IMPORTED,
+            account=self.account,
+            remote_id=remote.id,
+            element_key=(remote.element_key or parameters.DEFAULT_ELEMENT_KEY)[:64],
+            name=(remote.name or f"Instance {remote.id}")[:200],
+            authentication_type=auth_type,
+            oauth_api_key=(remote.setting("oauth.api.key") or "")[:200],
+            # Cloud Elements masks secrets: never invented, the instance page asks for them.
+            oauth_api_secret=remote.setting("oauth.api.secret") or "",
+            oauth_callback_url=(remote.setting("oauth.callback.url") or "")[:500],
+            status=Status.ACTIVE,
+            remote_token=remote.token,
+            remote_valid=remote.valid,
+            remote_disabled=remote.disabled,
+            remote_created_at=_when(remote.created_date),
+            remote_snapshot=snapshots.remote(remote),
+            remote_fingerprint=_print(remote),
+            remote_seen_at=now,
+            synced_at=now,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+
+    def _tag_ids(self, names: list[str]) -> list[int]:
+        missing = [name for name in names if Tag.normalize(name).lower() not in self.tags]
+        for tag in Tag.for_names(missing) if missing else ():
+            self.tags[tag.name.lower()] = tag.pk
+        return sorted({self.tags[Tag.normalize(n).lower()] for n in names if Tag.normalize(n)})
+
+    def _list_new(self, new: list[ce.Instance]) -> None:
+        now = timezone.now()
+        for remote in new:
+            DiscoveredInstance.objects.update_or_create(
+                account=self.account,
+                remote_id=remote.id,
+                defaults={
+                    "name": (remote.name or f"Instance {remote.id}")[:200],
+                    "element_key": remote.element_key[:64],
+                    "tags": remote.tags,
+                    "valid": remote.valid,
+                    "disabled": remote.disabled,
+                    "remote_created_at": _when(remote.created_date),
+                    "seen_at": now,
+                },
+            )
+        self.summary["new"] += len(new)
+
+    def _apply_changes(self, changed: list[ce.Instance]) -> None:
+        """Valid and disabled are Cloud Elements' to say; names, tags and events differing
+        from here are drift: recorded and shown, never taken silently."""
+        rows = (
+            ElementInstance.objects.filter(
+                account=self.account, remote_id__in=[r.id for r in changed]
+            )
+            .exclude(status=Status.DELETED)
+            .select_related("webhook")
+            .prefetch_related("tags")
+        )
+        remote_by_id = {r.id: r for r in changed}
+        for instance in rows:
+            remote = remote_by_id[instance.remote_id]
+            was_drifted = instance.drifted
+            instance.remote_valid = remote.valid
+            instance.remote_disabled = remote.disabled
+            instance.remote_missing = False
+            fields = snapshots.record(instance, remote)
+            instance.save(
+                update_fields=[*fields, "remote_valid", "remote_disabled", "remote_missing"]
+            )
+            if instance.drifted and not was_drifted:
+                names = ", ".join(row["label"].lower() for row in snapshots.drift(instance))
+                services.record(
+                    instance, Action.DRIFTED, detail=f"Changed at Cloud Elements: {names}."
+                )
+            self.summary["changed"] += 1
+
+    def _skip(self, reason: str) -> None:
+        self.summary["skipped"] += 1
+        if len(self.reasons) < MAX_REASONS:
+            self.reasons.append(reason)
+
+    def save_progress(self, *, cursor: str) -> None:
+        summary = {**self.summary, "reasons": self.reasons}
+        if not engine.keep_going(
+            self.job,
+            cursor=cursor,
+            summary=summary,
+            total=self.summary["listed"],
+            done=self.summary["listed"],
+            skipped=self.summary["skipped"],
+        ):
+            raise ScanStopped
+
+    # --- After the last page -----------------------------------------------------------------
+
+    def mark_deleted(self) -> None:
+        """Instances this finished scan did not see are confirmed one by one, then marked."""
+        unseen = (
+            ElementInstance.objects.filter(
+                account=self.account,
+                status=Status.ACTIVE,
+                remote_id__isnull=False,
+                remote_missing=False,
+                created_at__lt=self.started,
+            )
+            .filter(Q(remote_seen_at__lt=self.started) | Q(remote_seen_at__isnull=True))
+            .order_by("pk")
+        )
+        last = 0
+        while batch := list(unseen.filter(pk__gt=last)[:100]):
+            for instance in batch:
+                last = instance.pk
+                self._confirm_gone(instance)
+            if not engine.keep_going(self.job):
+                raise ScanStopped
+        DiscoveredInstance.objects.filter(account=self.account, seen_at__lt=self.started).delete()
+
+    def _confirm_gone(self, instance: ElementInstance) -> None:
+        try:
+            ce.get_instance(instance.remote_id)
+        except ce.CloudElementsNotFoundError:
+            pass
+        except ce.CloudElementsError:
+            return  # not confirmed: the next scan asks again
+        else:
+            ElementInstance.objects.filter(pk=instance.pk).update(remote_seen_at=timezone.now())
+            return
+        message = (
+            f"Cloud Elements has no instance {instance.remote_id} any more. It is kept here with "
+            "its history."
+        )
+        ElementInstance.objects.filter(pk=instance.pk).update(
+            remote_missing=True, last_error=message, synced_at=timezone.now()
+        )
+        services.record(
+            instance, Action.DELETED_REMOTELY, outcome=AuditEntry.Outcome.FAILURE, detail=message
+        )
+        self.summary["deleted"] += 1
+
+
+def _print(remote: ce.Instance) -> str:
+    return snapshots.fingerprint(remote)
+
+
+def _when(value: str) -> datetime | None:
+    try:
+        parsed = parse_datetime(value) if value else None
+    except ValueError:
+        return None
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.utc)
+    return parsed
+
+
+def _webhook(instance_id: int, remote: ce.Instance) -> WebhookSettings:
+    key = remote.configuration.get("event.notification.signature.key")
+    return WebhookSettings(
+        instance_id=instance_id,
+        enabled=remote.events_enabled,
+        callback_url=(remote.setting(snapshots.CALLBACK_URL) or "")[:500],
+        signature_key=remote.setting("event.notification.signature.key") or "",
+        signature_key_unknown=key == parameters.MASKED,
+    )
+
+
+# --- Starting and resuming ----------------------------------------------------------------------
+
+SCAN_KINDS = (Job.Kind.IMPORT, Job.Kind.DISCOVER)
+
+
+class ScanError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def running_scan() -> Job | None:
+    return (
+        Job.objects.filter(kind__in=SCAN_KINDS, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def start(*, kind: str = Job.Kind.IMPORT, actor=None, enqueue: bool = True) -> Job:
+    """Queue a scan of the account, or answer the one already queued or running.
+
+    `enqueue=False` leaves the job for the caller to run (the import command runs it itself).
+    """
+    running = running_scan()
+    if running is not None:
+        return running
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=kind, created_by=actor if getattr(actor, "is_authenticated", False) else None
+        )
+        if enqueue:
+            transaction.on_commit(lambda: jobs.enqueue(job))
+    return job
+
+
+def resume(*, job: Job) -> Job:
+    """Queue a stopped scan again: it goes on from the page where it stopped."""
+    if job.kind not in SCAN_KINDS:
+        raise ScanError("Only an import or a discovery can be resumed.")
+    changed = Job.objects.filter(pk=job.pk, status=Job.Status.FAILED).update(
+        status=Job.Status.QUEUED, finished_at=None, error="", attempts=0
+    )
+    if not changed:
+        raise ScanError("This job has not stopped, so there is nothing to resume.")
+    jobs.enqueue(job)
+    job.refresh_from_db()
+    return job
