@@ -1,5 +1,5 @@
 """sandbox_seed fills the sandbox account as a real one looks: several instances per customer,
-tags, some invalid, some disabled, some sending events to the team's own app, created over months."""
+tags, some invalid, some disabled, some sending events to the team's app, created over months."""
 
 from __future__ import annotations
 
