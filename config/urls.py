@@ -22,6 +22,7 @@ urlpatterns = [
     path("instances/", include("instances.urls")),
     # Each domain's pages, at the addresses they always had (docs/architecture.md).
     path("", include("instances.jobs.urls")),
+    path("", include("instances.imports.urls")),
     path("", include("instances.events.urls")),
     path("", include("instances.links.urls")),
     path("", include("instances.accounts.urls")),

@@ -345,3 +345,19 @@ def matching(query: str):
     """The instances a list filter (its query string) matches: what a job started from the
     filter runs on, read again by the worker."""
     return InstanceFilterForm(QueryDict(query)).filter(ElementInstance.objects.all())
+
+
+def describe(query: str) -> list[str]:
+    """A filter's query string as words ("Status: Active", "Tag: finance"), for a job's page."""
+    form = InstanceFilterForm(QueryDict(query))
+    if not form.is_valid():
+        return []
+    words = []
+    for name, field in form.fields.items():
+        value = form.cleaned_data.get(name)
+        if not value:
+            continue
+        choices = dict(getattr(field, "choices", []))
+        label = {"q": "Search"}.get(name, (field.label or name.capitalize()))
+        words.append(f"{label}: {choices.get(value, value)}")
+    return words or ["every instance not deleted"]

@@ -7,6 +7,9 @@ matches the Cloud Elements id exactly, a tag its name whatever the case.
 
 from __future__ import annotations
 
+import json
+
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.lookups import Exact
 
@@ -65,3 +68,24 @@ def search(queryset: QuerySet, term: str) -> QuerySet:
 def tags_in_use() -> QuerySet:
     """Tags that at least one instance carries (for the filter's choices)."""
     return Tag.objects.filter(Exists(TagLink.objects.filter(tag_id=OuterRef("pk"))))
+
+
+# The list counts matches exactly up to this many; past it, the planner's estimate.
+EXACT_COUNT_CAP = 10_000
+
+
+def count_matching(queryset: QuerySet) -> tuple[int, bool]:
+    """How many rows match, and whether that is exact: a COUNT over at most EXACT_COUNT_CAP
+    rows (constant cost), past which PostgreSQL's estimate of the plan's rows stands in (as the
+    admin's paginator estimates a big table). SQLite has no estimate: the cap, not exact."""
+    capped = queryset.order_by().values("pk")[: EXACT_COUNT_CAP + 1].count()
+    if capped <= EXACT_COUNT_CAP:
+        return capped, True
+    if connection.vendor != "postgresql":
+        return EXACT_COUNT_CAP, False
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return max(EXACT_COUNT_CAP + 1, int(plan[0]["Plan"]["Plan Rows"])), False

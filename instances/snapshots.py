@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from instances.cloud_elements import client as ce
+from instances.forms import webhook_url
 from instances.models import ElementInstance, Tag
 
 CALLBACK_URL = "event.notification.callback.url"
@@ -82,3 +83,9 @@ def record(instance: ElementInstance, remote_instance: ce.Instance) -> list[str]
     instance.remote_fingerprint = fingerprint(remote_instance)
     instance.drifted = bool(differences(local(instance), instance.remote_snapshot))
     return ["remote_snapshot", "remote_fingerprint", "drifted"]
+
+
+def events_elsewhere(instance: ElementInstance) -> bool:
+    """Its events go (or would go, once on) to another address than this dashboard's receiver."""
+    url = instance.webhook.callback_url
+    return bool(url) and url != webhook_url(instance.uuid)

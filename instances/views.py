@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from instances import consent, drafts, enablement, oauth, search, services
+from instances import consent, drafts, enablement, oauth, search, services, snapshots
 from instances.cloud_elements import client as ce
 from instances.events import charts
 from instances.forms import (
@@ -26,6 +26,7 @@ from instances.forms import (
     SettingsForm,
     oauth_callback_url,
 )
+from instances.imports import scan as imports
 from instances.jobs import services as jobs
 from instances.lib import keyset
 from instances.lib.pages import can_add, can_change, page
@@ -75,6 +76,8 @@ def setup(request: HttpRequest) -> HttpResponse:
 def index(request: HttpRequest) -> HttpResponse:
     oauth.release_expired_consents()
     filters = InstanceFilterForm(request.GET)
+    matching = filters.filter(ElementInstance.objects.all())
+    count, exact = search.count_matching(matching)
     instances = (
         filters.filter(links.with_waiting_consent(ElementInstance.objects))
         .select_related("webhook", "created_by")
@@ -92,6 +95,9 @@ def index(request: HttpRequest) -> HttpResponse:
         "query": urlencode(keep, doseq=True),
         "here": request.get_full_path(),
         "tags": search.tags_in_use(),
+        "count": count,
+        "count_exact": exact,
+        "new_at_cloud_elements": imports.count_new(),
         **jobs.list_notices(),
     }
     return page(request, "instances/index.html", context)
@@ -127,6 +133,8 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
         "chart_height": charts.CHART_HEIGHT,
         "bar_width": charts.BAR_WIDTH,
         "sandbox": settings.CLOUD_ELEMENTS_SANDBOX,
+        "drift": snapshots.drift(instance) if instance.drifted else [],
+        "events_elsewhere": snapshots.events_elsewhere(instance),
     }
     return page(request, "instances/detail.html", context)
 

@@ -242,6 +242,13 @@ def receive(request: HttpRequest, uuid) -> HttpResponse:
     return JsonResponse({"error": "Try again later."}, status=503)
 
 
+UNKNOWN_KEY = (
+    "This instance was imported from Cloud Elements, which does not show its signature key, so "
+    "its deliveries cannot be verified here. Enter the key on the instance's page in the "
+    "dashboard; Cloud Elements retries, and the deliveries are accepted from then on."
+)
+
+
 def _receive(request: HttpRequest, body: bytes, receiver: ingest.Receiver) -> HttpResponse | None:
     """Verify, parse and store; None when `receiver` was out of date (read it again).
 
@@ -251,6 +258,13 @@ def _receive(request: HttpRequest, body: bytes, receiver: ingest.Receiver) -> Ht
     instance = receiver.instance
     keys = instance.webhook.accepted_keys()
     signature = EventNotification.Signature.UNSIGNED
+    if not keys and instance.webhook.signature_key_unknown:
+        if receiver.cached:
+            return None
+        # Imported: Cloud Elements signs with a key it showed masked. Accepting unsigned would
+        # let anyone post in its name; refusing quietly would hide why nothing arrives.
+        security_log.warning("webhook for %s refused: signature key unknown here", instance.uuid)
+        return JsonResponse({"error": UNKNOWN_KEY}, status=401)
     if keys:
         position = matching_key(keys, body, request.headers.get(SIGNATURE_HEADER))
         if position is None:

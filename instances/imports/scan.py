@@ -151,82 +151,10 @@ class _Scan:
         return complete
 
     def _insert(self, new: list[ce.Instance]) -> None:
-        now = timezone.now()
-        actor = self.job.created_by
-        rows = [self._row(remote, now, actor) for remote in new]
-        # A concurrent scan may have inserted some of them: the unique (account, remote id)
-        # makes this insert skip those, and only the rows that are ours get the rest.
-        ElementInstance.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-        ours = dict(
-            ElementInstance.objects.filter(uuid__in=[row.uuid for row in rows]).values_list(
-                "remote_id", "pk"
-            )
-        )
-        by_id = {remote.id: remote for remote in new if remote.id in ours}
-        WebhookSettings.objects.bulk_create(
-            [_webhook(ours[rid], remote) for rid, remote in by_id.items()], batch_size=500
-        )
-        TagLink = ElementInstance.tags.through
-        TagLink.objects.bulk_create(
-            [
-                TagLink(elementinstance_id=ours[rid], tag_id=tag_id)
-                for rid, remote in by_id.items()
-                for tag_id in self._tag_ids(remote.tags)
-            ],
-            ignore_conflicts=True,
-            batch_size=1000,
-        )
         detail = f"Imported from Cloud Elements by job {self.job.pk}."
-        AuditEntry.objects.bulk_create(
-            [
-                AuditEntry(
-                    instance_id=pk,
-                    action=Action.IMPORTED,
-                    actor=actor if getattr(actor, "is_authenticated", False) else None,
-                    detail=detail,
-                )
-                for pk in ours.values()
-            ],
-            batch_size=500,
-        )
-        DiscoveredInstance.objects.filter(account=self.account, remote_id__in=list(ours)).delete()
+        ours = insert(new, actor=self.job.created_by, detail=detail, tag_ids=self.tags)
         self.summary["imported"] += len(ours)
         self.summary["known"] += len(new) - len(ours)
-
-    def _row(self, remote: ce.Instance, now: datetime, actor) -> ElementInstance:
-        configuration = remote.configuration
-        auth_type = str(configuration.get("authentication.type") or parameters.OAUTH2)
-        if auth_type not in ElementInstance.AuthenticationType.values:
-            auth_type = parameters.OAUTH2
-        return ElementInstance(
-            uuid=uuid.uuid4(),
-            origin=ElementInstance.Origin.IMPORTED,
-            account=self.account,
-            remote_id=remote.id,
-            element_key=(remote.element_key or parameters.DEFAULT_ELEMENT_KEY)[:64],
-            name=(remote.name or f"Instance {remote.id}")[:200],
-            authentication_type=auth_type,
-            oauth_api_key=(remote.setting("oauth.api.key") or "")[:200],
-            # Cloud Elements masks secrets: never invented, the instance page asks for them.
-            oauth_api_secret=remote.setting("oauth.api.secret") or "",
-            oauth_callback_url=(remote.setting("oauth.callback.url") or "")[:500],
-            status=Status.ACTIVE,
-            remote_token=remote.token,
-            remote_valid=remote.valid,
-            remote_disabled=remote.disabled,
-            remote_created_at=_when(remote.created_date),
-            remote_snapshot=snapshots.remote(remote),
-            remote_fingerprint=_print(remote),
-            remote_seen_at=now,
-            synced_at=now,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
-        )
-
-    def _tag_ids(self, names: list[str]) -> list[int]:
-        missing = [name for name in names if Tag.normalize(name).lower() not in self.tags]
-        for tag in Tag.for_names(missing) if missing else ():
-            self.tags[tag.name.lower()] = tag.pk
-        return sorted({self.tags[Tag.normalize(n).lower()] for n in names if Tag.normalize(n)})
 
     def _list_new(self, new: list[ce.Instance]) -> None:
         now = timezone.now()
@@ -339,6 +267,94 @@ class _Scan:
         self.summary["deleted"] += 1
 
 
+def insert(
+    new: list[ce.Instance], *, actor, detail: str, tag_ids: dict[str, int] | None = None
+) -> dict[int, int]:
+    """Local rows for instances of the account, with their webhook settings, tags and audit
+    entry; returns {remote id: local id} of the rows this call made. One that a concurrent scan
+    inserted first is skipped by the unique (account, remote id), and only ours get the rest."""
+    account = ce.account()
+    now = timezone.now()
+    actor = actor if getattr(actor, "is_authenticated", False) else None
+    tag_ids = {} if tag_ids is None else tag_ids
+    rows = [_row(remote, account, now, actor) for remote in new]
+    ElementInstance.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    ours = dict(
+        ElementInstance.objects.filter(uuid__in=[row.uuid for row in rows]).values_list(
+            "remote_id", "pk"
+        )
+    )
+    by_id = {remote.id: remote for remote in new if remote.id in ours}
+    WebhookSettings.objects.bulk_create(
+        [_webhook(ours[rid], remote) for rid, remote in by_id.items()], batch_size=500
+    )
+    TagLink = ElementInstance.tags.through
+    TagLink.objects.bulk_create(
+        [
+            TagLink(elementinstance_id=ours[rid], tag_id=tag_id)
+            for rid, remote in by_id.items()
+            for tag_id in _tag_ids(remote.tags, tag_ids)
+        ],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(instance_id=pk, action=Action.IMPORTED, actor=actor, detail=detail)
+            for pk in ours.values()
+        ],
+        batch_size=500,
+    )
+    DiscoveredInstance.objects.filter(account=account, remote_id__in=list(ours)).delete()
+    return ours
+
+
+def import_one(remote: ce.Instance, *, actor) -> ElementInstance:
+    """Import one instance read from Cloud Elements (or answer the row already here)."""
+    with transaction.atomic():
+        insert([remote], actor=actor, detail="Imported from Cloud Elements.")
+    return ElementInstance.objects.get(account=ce.account(), remote_id=remote.id)
+
+
+def _row(remote: ce.Instance, account: str, now: datetime, actor) -> ElementInstance:
+    configuration = remote.configuration
+    auth_type = str(configuration.get("authentication.type") or parameters.OAUTH2)
+    if auth_type not in ElementInstance.AuthenticationType.values:
+        auth_type = parameters.OAUTH2
+    return ElementInstance(
+        uuid=uuid.uuid4(),
+        origin=ElementInstance.Origin.IMPORTED,
+        account=account,
+        remote_id=remote.id,
+        element_key=(remote.element_key or parameters.DEFAULT_ELEMENT_KEY)[:64],
+        name=(remote.name or f"Instance {remote.id}")[:200],
+        authentication_type=auth_type,
+        # Cloud Elements masks the OAuth app and API key: never invented, the page asks.
+        oauth_api_key=(remote.setting("oauth.api.key") or "")[:200],
+        oauth_api_secret=remote.setting("oauth.api.secret") or "",
+        oauth_callback_url=(remote.setting("oauth.callback.url") or "")[:500],
+        api_key=remote.setting(parameters.API_KEY_PARAMETER) or "",
+        status=Status.ACTIVE,
+        remote_token=remote.token,
+        remote_valid=remote.valid,
+        remote_disabled=remote.disabled,
+        remote_created_at=_when(remote.created_date),
+        remote_snapshot=snapshots.remote(remote),
+        remote_fingerprint=_print(remote),
+        remote_seen_at=now,
+        synced_at=now,
+        created_by=actor,
+    )
+
+
+def _tag_ids(names: list[str], known: dict[str, int]) -> list[int]:
+    """Tag ids for `names`, creating missing tags; `known` (lower-case name → id) is a cache."""
+    missing = [name for name in names if Tag.normalize(name).lower() not in known]
+    for tag in Tag.for_names(missing) if missing else ():
+        known[tag.name.lower()] = tag.pk
+    return sorted({known[Tag.normalize(n).lower()] for n in names if Tag.normalize(n)})
+
+
 def _print(remote: ce.Instance) -> str:
     return snapshots.fingerprint(remote)
 
@@ -412,3 +428,13 @@ def resume(*, job: Job) -> Job:
     jobs.enqueue(job)
     job.refresh_from_db()
     return job
+
+
+# The list says "N new at Cloud Elements" up to this many ("1000+" past it).
+NEW_COUNT_CAP = 1_000
+
+
+def count_new() -> int:
+    """Instances the scan listed for review (a capped count: constant cost)."""
+    found = DiscoveredInstance.objects.filter(account=ce.account())
+    return found.order_by().values("pk")[:NEW_COUNT_CAP].count()

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from instances import search
+from instances import forms, search
 from instances.jobs.engine import MAX_ATTEMPTS
 from instances.jobs.models import Job, JobItem
 from instances.jobs.tasks import run_job
@@ -54,6 +54,24 @@ def start_job(*, kind: str, instances: QuerySet[ElementInstance] | list[int], ac
         )
         JobItem.objects.bulk_create(
             [JobItem(job=job, instance_id=pk) for pk in ids], batch_size=500
+        )
+        transaction.on_commit(lambda: enqueue(job))
+    return job
+
+
+def start_filter_job(*, kind: str, query: str, actor) -> Job:
+    """A job over every instance the list's filter matches: the job records the filter, and
+    the worker makes the items (not thousands of ids in a form, nor in this request)."""
+    count, _exact = search.count_matching(forms.matching(query))
+    if not count:
+        raise JobError("No instance matches this filter, so no job was started.")
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=kind,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            total=count,
+            scope={"query": query, "words": forms.describe(query)},
+            items_ready=False,
         )
         transaction.on_commit(lambda: enqueue(job))
     return job
@@ -107,14 +125,20 @@ def retry_failed(*, job: Job, actor) -> Job:
 
 def progress(job: Job) -> dict:
     """What the job page and its JSON endpoint show."""
-    failures = [
-        {
-            "instance": item.instance.name,
-            "url": item.instance.get_absolute_url(),
-            "message": item.message,
-        }
-        for item in job.items.filter(status=Item.FAILED).select_related("instance")[:200]
-    ]
+    def listed(status: str) -> list[dict]:
+        return [
+            {
+                "instance": item.instance.name,
+                "url": item.instance.get_absolute_url(),
+                "message": item.message,
+            }
+            for item in job.items.filter(status=status).select_related("instance")[:200]
+        ]
+
+    failures = listed(Item.FAILED)
+    skipped = listed(Item.SKIPPED) if job.skipped else []
+    if job.summary.get("reasons"):
+        skipped += [{"instance": "", "url": "", "message": r} for r in job.summary["reasons"]]
     return {
         "id": job.pk,
         "kind": job.get_kind_display(),
@@ -124,7 +148,13 @@ def progress(job: Job) -> dict:
         "total": job.total,
         "done": job.done,
         "failed": job.failed,
+        "skipped": job.skipped,
+        "succeeded": max(0, job.done - job.failed - job.skipped),
         "failures": failures,
+        "skipped_items": skipped,
+        "summary": {k: v for k, v in job.summary.items() if k != "reasons"},
+        "error": job.error,
+        "scope": job.scope.get("words", []),
     }
 
 

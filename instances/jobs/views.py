@@ -82,12 +82,17 @@ def bulk(request: HttpRequest) -> HttpResponse:
         return redirect("instances:index")
     selected = ElementInstance.objects.filter(uuid__in=_uuids(request.POST.getlist("instance")))
     try:
-        job = jobs.start_job(kind=kind, instances=selected, actor=request.user)
+        if request.POST.get("scope") == "filter":
+            query = request.POST.get("query", "")[:2000]
+            job = jobs.start_filter_job(kind=kind, query=query, actor=request.user)
+        else:
+            job = jobs.start_job(kind=kind, instances=selected, actor=request.user)
     except jobs.JobError as error:
         messages.error(request, error.message)
         return redirect("instances:index")
+    about = "" if job.items_ready else "about "
     messages.success(
-        request, f"Started job {job.pk}: {job.get_kind_display()}, {job.total} instances."
+        request, f"Started job {job.pk}: {job.get_kind_display()}, {about}{job.total} instances."
     )
     return redirect(job)
 

@@ -4,13 +4,24 @@
   "use strict";
 
   function render(root, data) {
+    document.getElementById("job-status").textContent = data.status_display;
+    document.getElementById("job-skipped").textContent = data.skipped + " skipped";
     const bar = document.getElementById("job-progress");
+    if (!bar) {
+      // An import reads the account: no total to measure against, only what was found so far.
+      const s = data.summary;
+      document.getElementById("job-count").textContent =
+        data.done + " instance" + (data.done === 1 ? "" : "s") + " read at Cloud Elements";
+      document.getElementById("job-summary").textContent =
+        (s.imported || 0) + " imported, " + (s.known || 0) + " already here";
+      return;
+    }
     bar.max = data.total;
     bar.value = data.done;
     bar.textContent = data.done + " of " + data.total;
-    document.getElementById("job-count").textContent = data.done + " of " + data.total + " done";
+    document.getElementById("job-count").textContent = data.done + " of " + data.total + " processed";
+    document.getElementById("job-succeeded").textContent = data.succeeded + " done";
     document.getElementById("job-failed").textContent = data.failed + " failed";
-    document.getElementById("job-status").textContent = data.status_display;
     const list = document.getElementById("job-failures");
     list.replaceChildren();
     data.failures.forEach(function (failure) {

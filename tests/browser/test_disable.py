@@ -82,7 +82,7 @@ def test_the_admin_disables_in_bulk_and_filters_disabled_instances(page, operato
     assert worker.returncode == 0, output
     page.locator(".messagelist").get_by_role("link", name="job").click()
     expect(page.locator("#job-status")).to_have_text("Done")
-    expect(page.locator("#job-count")).to_have_text("1 of 1 done")
+    expect(page.locator("#job-count")).to_have_text("1 of 1 processed")
     assert ce.get_instance(first.remote_id).disabled is True
 
     page.goto("/admin/instances/elementinstance/?remote_disabled__exact=1")

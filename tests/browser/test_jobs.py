@@ -24,13 +24,13 @@ def test_the_progress_bar_follows_a_job_started_from_the_list(page, operator, ma
     page.get_by_label("Select Bulk 0005").check()
     for instance in instances[10:39]:
         page.get_by_label(f"Select {instance.name}").check()
-    page.get_by_label("With the checked instances:").select_option(label="Sync from Cloud Elements")
+    page.get_by_label("Action:").select_option(label="Sync from Cloud Elements")
     page.get_by_role("button", name="Start job").click()
 
     expect(page.locator(".messagelist")).to_contain_text("Sync from Cloud Elements, 30 instances")
     job = Job.objects.get()
     expect(page.locator("#job-progress")).to_have_attribute("max", "30")
-    expect(page.locator("#job-count")).to_have_text("0 of 30 done")
+    expect(page.locator("#job-count")).to_have_text("0 of 30 processed")
     page.evaluate("window.notReloaded = true")
     worker = start_worker(worker_env(settings.SITE_URL))
     try:
@@ -43,7 +43,7 @@ def test_the_progress_bar_follows_a_job_started_from_the_list(page, operator, ma
     finally:
         worker.kill()
         worker.wait()
-    expect(page.locator("#job-count")).to_have_text("30 of 30 done")
+    expect(page.locator("#job-count")).to_have_text("30 of 30 processed")
     expect(page.locator("#job-failed")).to_have_text("1 failed")
     failure = page.locator("#job-failures").get_by_role("link", name="Bulk 0005")
     expect(failure).to_have_attribute("href", instances[5].get_absolute_url())

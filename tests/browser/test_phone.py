@@ -221,5 +221,5 @@ def test_the_job_page_on_a_phone(phone, busy, operator):
     job = jobs.start_job(kind=Job.Kind.EVENTS_ON, instances=[busy.pk], actor=operator)
     log_in(phone, "alice", PASSWORD)
     phone.goto(job.get_absolute_url())
-    expect(phone.locator("#job-count")).to_have_text("0 of 1 done")
+    expect(phone.locator("#job-count")).to_have_text("0 of 1 processed")
     usable(phone)

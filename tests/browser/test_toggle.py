@@ -59,7 +59,7 @@ def test_an_admin_bulk_action_toggles_each_instance(page, operator, make_instanc
     worker = start_worker(worker_env(_site(page)), "--batch")
     assert worker.wait(timeout=60) == 0
     expect(page.locator("#job-status")).to_have_text("Done")
-    expect(page.locator("#job-count")).to_have_text("2 of 2 done")
+    expect(page.locator("#job-count")).to_have_text("2 of 2 processed")
     assert ce.get_instance(first.remote_id).events_enabled is True
     assert ce.get_instance(second.remote_id).events_enabled is True
 
