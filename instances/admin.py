@@ -22,7 +22,12 @@ EDITABLE_HERE = {*EDITABLE, ElementInstance.Status.ACTIVE}
 REMOTE_OWNED = (
     "uuid",
     "status",
+    "origin",
+    "account",
     "remote_id",
+    "remote_created_at",
+    "drifted",
+    "remote_missing",
     "masked_remote_token",
     "last_error",
     "last_error_request_id",
@@ -75,6 +80,7 @@ class ElementInstanceAdmin(admin.ModelAdmin):
         "events_enabled",
         "tag_list",
         "remote_id",
+        "origin",
         "created_by",
         "created_at",
     )
@@ -84,6 +90,9 @@ class ElementInstanceAdmin(admin.ModelAdmin):
         admin_lists.ElementFilter,
         ("webhook__enabled", admin.BooleanFieldListFilter),
         "remote_disabled",
+        "origin",
+        "drifted",
+        "remote_missing",
         admin_lists.TagFilter,
         "created_at",
     )

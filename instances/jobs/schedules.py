@@ -20,6 +20,7 @@ from django_tasks import task
 
 from instances import consent
 from instances.events.purge import purge_events
+from instances.imports import scan as imports
 from instances.jobs import services as jobs
 from instances.jobs.models import Job, ScheduleRun
 from instances.models import ElementInstance
@@ -63,6 +64,15 @@ def purge_events_past_retention() -> str:
     return f"purged {events} events and {day_rows} daily counts"
 
 
+def discover() -> str:
+    """Scan the account: new instances (imported or listed, per IMPORT_NEW_INSTANCES), drift,
+    instances deleted at Cloud Elements. One scan at a time: a running one is left to finish."""
+    running = imports.running_scan()
+    if running is not None:
+        return f"job {running.pk} still scanning"
+    return f"job {imports.start(kind=Job.Kind.DISCOVER).pk}"
+
+
 def recover_jobs() -> str:
     return f"recovered {len(jobs.recover_stalled_jobs())}"
 
@@ -78,6 +88,7 @@ SCHEDULES = {
         Schedule(
             "purge_events", lambda: settings.SCHEDULE_PURGE_MINUTES, purge_events_past_retention
         ),
+        Schedule("discover", lambda: settings.SCHEDULE_DISCOVERY_MINUTES, discover),
     )
 }
 

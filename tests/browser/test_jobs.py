@@ -68,7 +68,7 @@ def test_the_admin_changelist_links_to_running_jobs(page, operator, make_instanc
     job = Job.objects.exclude(pk=finished.pk).get()
     page.goto("/admin/instances/elementinstance/")
     notice = page.locator(".running-jobs-notice")
-    expect(notice).to_contain_text("Job queued: Disable at Cloud Elements, 0 of 1 done")
+    expect(notice).to_contain_text("Job queued: Disable at Cloud Elements, 0 of 1 processed")
     expect(notice.get_by_role("link")).to_have_count(1)
     notice.get_by_role("link").click()
     expect(page).to_have_url(f"{settings.SITE_URL}{job.get_absolute_url()}")

@@ -121,6 +121,7 @@ def test_the_changelist_shows_the_review_columns(client, operator, make_instance
         "Events",
         "Tags",
         "Cloud Elements id",
+        "Origin",
         "Created by",
         "Created at",
     ]
@@ -133,6 +134,7 @@ def test_the_changelist_shows_the_review_columns(client, operator, make_instance
         "events_enabled": "True",
         "tag_list": "eu finance",
         "remote_id": "58992",
+        "origin": "Created here",
         "created_by": "alice",
     }
     assert str(instance.created_at.year) in created_at

@@ -161,7 +161,7 @@ def test_each_schedule_runs_once_per_period_with_two_schedulers(queue, sandbox_s
     outputs = [s.communicate(timeout=60)[0] for s in schedulers]
 
     assert all(s.returncode == 0 for s in schedulers)
-    names = {"recover_jobs", "reconcile_unknown", "health_check", "purge_events"}
+    names = {"recover_jobs", "reconcile_unknown", "health_check", "purge_events", "discover"}
     assert {row.name for row in ScheduleRun.objects.all()} == names
     assert ScheduleRun.objects.count() == len(names)
     queued = "".join(outputs).split()
@@ -171,5 +171,8 @@ def test_each_schedule_runs_once_per_period_with_two_schedulers(queue, sandbox_s
     finished_well = [queue.finish(worker, timeout=120) for worker in workers]
     assert all(ok for ok, _ in finished_well), finished_well
     results = queue.results()
-    assert sorted(args[0] for _, args, _ in results) == sorted(names)
-    assert {(name, status) for name, _, status in results} == {("run_schedule", "SUCCESSFUL")}
+    scheduled = [(name, args, status) for name, args, status in results if name == "run_schedule"]
+    assert sorted(args[0] for _, args, _ in scheduled) == sorted(names)
+    assert {status for _, _, status in scheduled} == {"SUCCESSFUL"}
+    # The discovery queued its scan as a job of its own; nothing else was queued.
+    assert {name for name, _, _ in results} <= {"run_schedule", "run_job"}
