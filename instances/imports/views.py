@@ -96,7 +96,7 @@ def _instance(uuid) -> ElementInstance:
 @can_change
 def secrets(request: HttpRequest, uuid) -> HttpResponse:
     instance = _instance(uuid)
-    form = SecretsForm(request.POST or None, instance=instance)
+    form = SecretsForm(request.POST if request.method == "POST" else None, instance=instance)
     if request.method == "POST" and form.is_valid():
         entered = services.enter_secrets(instance=instance, **form.cleaned_data, actor=request.user)
         messages.success(request, f"Kept here: {', '.join(entered)}.")
