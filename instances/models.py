@@ -107,8 +107,6 @@ class ElementInstance(models.Model):
     remote_snapshot = models.JSONField(default=dict, blank=True)
     remote_fingerprint = models.CharField(max_length=64, blank=True)
     drifted = models.BooleanField("changed at Cloud Elements", default=False)
-    # When an account scan last saw it (instances not seen by a finished scan were deleted there).
-    remote_seen_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField("last synced", null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_request_id = models.CharField(max_length=100, blank=True)

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from array import array
+from bisect import bisect_left
 from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -35,6 +36,9 @@ Status = ElementInstance.Status
 Action = AuditEntry.Action
 # Reasons for skipped instances kept on the job (the count is exact; the list is a sample).
 MAX_REASONS = 200
+# New instances of a page read one by one (GET /instances/{id}) when the listing gave light
+# objects; past this many, the page is read again hydrated.
+FEW_TO_READ_ONE_BY_ONE = 10
 SUMMARY_KEYS = ("listed", "imported", "known", "new", "changed", "skipped", "deleted", "pages")
 
 
@@ -51,7 +55,7 @@ def run_scan(job: Job) -> str:
         while True:
             try:
                 page = ce.list_instance_page(page_size=settings.IMPORT_PAGE_SIZE, next_page=cursor)
-                scan.take(page)
+                scan.take(page, cursor)
             except ce.CloudElementsError as error:
                 return _stop(job, scan, error)
             cursor = page.next_page
@@ -105,11 +109,16 @@ class _Scan:
         self.summary = {key: int(job.summary.get(key, 0)) for key in SUMMARY_KEYS}
         self.reasons: list[str] = list(job.summary.get("reasons", []))
         self.tags: dict[str, int] = {}
+        # The remote ids this run listed, sorted at the end (8 bytes each: 8 MB for a million).
+        # A run resumed after a stop has not seen the pages before it, so it marks no deletion.
+        self.seen = array("q")
+        self.resumed = bool(job.cursor) or job.attempts > 1
 
     # --- One page ----------------------------------------------------------------------------
 
-    def take(self, page: ce.InstancePage) -> None:
+    def take(self, page: ce.InstancePage, token: str) -> None:
         listed = {remote.id: remote for remote in page.instances}
+        self.seen.extend(listed)
         self.summary["listed"] += len(listed)
         for _ in range(page.unreadable):
             self._skip("An entry without a usable id was left out.")
@@ -122,11 +131,8 @@ class _Scan:
         changed = [r for r in listed.values() if r.id in known and known[r.id] != _print(r)]
         new = [r for r in listed.values() if r.id not in known]
         if new and self.import_new:
-            new = self._complete(new)
+            new = self._complete(new, token)
         with transaction.atomic():
-            ElementInstance.objects.filter(account=self.account, remote_id__in=list(known)).update(
-                remote_seen_at=timezone.now()
-            )
             if changed:
                 self._apply_changes(changed)
             if new and self.import_new:
@@ -134,21 +140,35 @@ class _Scan:
             elif new:
                 self._list_new(new)
 
-    def _complete(self, new: list[ce.Instance]) -> list[ce.Instance]:
-        """A light object lacks the token or configuration: read the instance itself."""
-        complete = []
-        for remote in new:
-            if remote.complete:
-                complete.append(remote)
+    def _complete(self, new: list[ce.Instance], token: str) -> list[ce.Instance]:
+        """Light objects lack the token or the configuration: read those instances whole.
+
+        A few are read one by one (`GET /instances/{id}`); many, by reading their page again
+        hydrated (one request instead of hundreds), then one by one what that page lacked.
+        """
+        light = [remote for remote in new if not remote.complete]
+        full = {remote.id: remote for remote in new if remote.complete}
+        if len(light) > FEW_TO_READ_ONE_BY_ONE:
+            page = ce.list_instance_page(
+                page_size=settings.IMPORT_PAGE_SIZE, next_page=token, hydrate=True
+            )
+            wanted = {remote.id for remote in light}
+            full.update(
+                (remote.id, remote)
+                for remote in page.instances
+                if remote.id in wanted and remote.complete
+            )
+        for remote in light:
+            if remote.id in full:
                 continue
             try:
-                complete.append(ce.get_instance(remote.id))
+                full[remote.id] = ce.get_instance(remote.id)
             except ce.CloudElementsNotFoundError:
                 self._skip(
                     f"“{remote.name}” ({remote.id}): deleted at Cloud Elements while the "
                     "import ran."
                 )
-        return complete
+        return [full[remote.id] for remote in new if remote.id in full]
 
     def _insert(self, new: list[ce.Instance]) -> None:
         detail = f"Imported from Cloud Elements by job {self.job.pk}."
@@ -223,8 +243,14 @@ class _Scan:
     # --- After the last page -----------------------------------------------------------------
 
     def mark_deleted(self) -> None:
-        """Instances this finished scan did not see are confirmed one by one, then marked."""
-        unseen = (
+        """Instances here that this whole scan did not list are confirmed one by one (a GET),
+        then marked deleted at Cloud Elements. Instances made here since the scan began are
+        not expected in its listing."""
+        if self.resumed:
+            self.summary["deletions_unchecked"] = 1
+            return
+        seen = array("q", sorted(self.seen))
+        here = (
             ElementInstance.objects.filter(
                 account=self.account,
                 status=Status.ACTIVE,
@@ -232,14 +258,15 @@ class _Scan:
                 remote_missing=False,
                 created_at__lt=self.started,
             )
-            .filter(Q(remote_seen_at__lt=self.started) | Q(remote_seen_at__isnull=True))
             .order_by("pk")
+            .values_list("pk", "remote_id")
         )
         last = 0
-        while batch := list(unseen.filter(pk__gt=last)[:100]):
-            for instance in batch:
-                last = instance.pk
-                self._confirm_gone(instance)
+        while batch := list(here.filter(pk__gt=last)[:5000]):
+            last = batch[-1][0]
+            for pk, remote_id in batch:
+                if not _contains(seen, remote_id):
+                    self._confirm_gone(ElementInstance.objects.get(pk=pk))
             if not engine.keep_going(self.job):
                 raise ScanStopped
         DiscoveredInstance.objects.filter(account=self.account, seen_at__lt=self.started).delete()
@@ -252,8 +279,7 @@ class _Scan:
         except ce.CloudElementsError:
             return  # not confirmed: the next scan asks again
         else:
-            ElementInstance.objects.filter(pk=instance.pk).update(remote_seen_at=timezone.now())
-            return
+            return  # listed late (made while the scan ran), or the listing left it out
         message = (
             f"Cloud Elements has no instance {instance.remote_id} any more. It is kept here with "
             "its history."
@@ -341,7 +367,6 @@ def _row(remote: ce.Instance, account: str, now: datetime, actor) -> ElementInst
         remote_created_at=_when(remote.created_date),
         remote_snapshot=snapshots.remote(remote),
         remote_fingerprint=_print(remote),
-        remote_seen_at=now,
         synced_at=now,
         created_by=actor,
     )
@@ -353,6 +378,11 @@ def _tag_ids(names: list[str], known: dict[str, int]) -> list[int]:
     for tag in Tag.for_names(missing) if missing else ():
         known[tag.name.lower()] = tag.pk
     return sorted({known[Tag.normalize(n).lower()] for n in names if Tag.normalize(n)})
+
+
+def _contains(sorted_ids: array, value: int) -> bool:
+    at = bisect_left(sorted_ids, value)
+    return at < len(sorted_ids) and sorted_ids[at] == value
 
 
 def _print(remote: ce.Instance) -> str:

@@ -51,11 +51,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='elementinstance',
-            name='remote_seen_at',
-            field=models.DateTimeField(blank=True, null=True),
-        ),
-        migrations.AddField(
-            model_name='elementinstance',
             name='remote_snapshot',
             field=models.JSONField(blank=True, default=dict),
         ),

@@ -370,13 +370,28 @@ def page_after(token: str) -> int:
     return after
 
 
+# What a light object (`hydrate=false`) leaves out of an instance: the token, the secret
+# configuration entries (even masked), the element's metadata, the owner and the interactions.
+# The reference says only "lighter objects"; this is the sandbox's reading of it, and the client
+# reads whatever a light object lacks from the instance itself (see cloud_elements.client).
+LIGHT_DEFERRED = ("token", "secret_configuration")
+
+
 def light_json(instance: SandboxInstance) -> dict[str, Any]:
-    """`hydrate=false`: the instance without its element's metadata, owner and interactions."""
-    full = instance_json(instance)
-    element = full["element"]
-    del full["user"], full["provisionInteractions"]
-    full["element"] = {"id": element["id"], "key": element["key"], "name": element["name"]}
-    return full
+    """An instance without decrypting anything (its token and secrets are deferred)."""
+    element = ELEMENTS.get(instance.element_key, {"id": 0, "name": instance.element_key})
+    configuration = instance.configuration
+    return {
+        "id": instance.id,
+        "name": instance.name,
+        "createdDate": instance.created_date.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "element": {"id": element["id"], "key": instance.element_key, "name": element["name"]},
+        "valid": instance.valid,
+        "disabled": instance.disabled,
+        "configuration": configuration,
+        "eventsEnabled": _is_true(configuration.get("event.notification.enabled", False)),
+        "tags": instance.tags,
+    }
 
 
 def _entry(instance: SandboxInstance, key: str, value: Any) -> dict[str, Any]:

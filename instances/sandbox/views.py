@@ -106,7 +106,10 @@ def oauth_url(request: HttpRequest, key: str) -> HttpResponse:
 def _listing(request: HttpRequest, element_key: str | None = None) -> JsonResponse:
     """A plain array of every instance; with `pageSize`, one page and the next one's token in
     `Elements-Next-Page-Token` (absent on the last page); `hydrate=false` gives light objects."""
+    light = request.GET.get("hydrate", "").lower() == "false"
     found = SandboxInstance.objects.order_by("id")
+    if light:
+        found = found.defer(*api.LIGHT_DEFERRED)
     if element_key:
         found = found.filter(element_key=element_key)
     page_size = request.GET.get("pageSize")
@@ -120,7 +123,6 @@ def _listing(request: HttpRequest, element_key: str | None = None) -> JsonRespon
             next_token = api.page_token(found[-1].id)
     wanted_tags = request.GET.getlist("tags[]")
     search = request.GET.get("searchText", "").lower()
-    light = request.GET.get("hydrate", "").lower() == "false"
     rows = [
         api.light_json(instance) if light else api.instance_json(instance)
         for instance in found
