@@ -240,10 +240,11 @@ class WebhookSettings(models.Model):
     # After a key change, deliveries signed with the old key (Cloud Elements retries for about
     # 72 hours) stay acceptable until this time.
     previous_signature_key = EncryptedTextField(blank=True)
+    previous_signature_key_expires_at = models.DateTimeField(null=True, blank=True)
+    # (Declared last: the receiver's raw read lists the columns in this order.)
     # Imported: Cloud Elements holds a key it shows masked, and none was entered here yet, so
     # this instance's deliveries cannot be verified.
     signature_key_unknown = models.BooleanField(default=False)
-    previous_signature_key_expires_at = models.DateTimeField(null=True, blank=True)
 
     KEY_OVERLAP = timedelta(hours=72)
 

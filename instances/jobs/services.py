@@ -125,6 +125,7 @@ def retry_failed(*, job: Job, actor) -> Job:
 
 def progress(job: Job) -> dict:
     """What the job page and its JSON endpoint show."""
+
     def listed(status: str) -> list[dict]:
         return [
             {

@@ -374,23 +374,33 @@ def page_after(token: str) -> int:
 # configuration entries (even masked), the element's metadata, the owner and the interactions.
 # The reference says only "lighter objects"; this is the sandbox's reading of it, and the client
 # reads whatever a light object lacks from the instance itself (see cloud_elements.client).
-LIGHT_DEFERRED = ("token", "secret_configuration")
+LIGHT_FIELDS = (
+    "id",
+    "name",
+    "element_key",
+    "created_date",
+    "valid",
+    "disabled",
+    "configuration",
+    "tags",
+)
 
 
-def light_json(instance: SandboxInstance) -> dict[str, Any]:
-    """An instance without decrypting anything (its token and secrets are deferred)."""
-    element = ELEMENTS.get(instance.element_key, {"id": 0, "name": instance.element_key})
-    configuration = instance.configuration
+def light_json(row: dict[str, Any]) -> dict[str, Any]:
+    """An instance from its LIGHT_FIELDS values: nothing is decrypted."""
+    key = row["element_key"]
+    element = ELEMENTS.get(key, {"id": 0, "name": key})
+    configuration = row["configuration"]
     return {
-        "id": instance.id,
-        "name": instance.name,
-        "createdDate": instance.created_date.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "element": {"id": element["id"], "key": instance.element_key, "name": element["name"]},
-        "valid": instance.valid,
-        "disabled": instance.disabled,
+        "id": row["id"],
+        "name": row["name"],
+        "createdDate": row["created_date"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "element": {"id": element["id"], "key": key, "name": element["name"]},
+        "valid": row["valid"],
+        "disabled": row["disabled"],
         "configuration": configuration,
         "eventsEnabled": _is_true(configuration.get("event.notification.enabled", False)),
-        "tags": instance.tags,
+        "tags": row["tags"],
     }
 
 

@@ -105,31 +105,32 @@ def oauth_url(request: HttpRequest, key: str) -> HttpResponse:
 
 def _listing(request: HttpRequest, element_key: str | None = None) -> JsonResponse:
     """A plain array of every instance; with `pageSize`, one page and the next one's token in
-    `Elements-Next-Page-Token` (absent on the last page); `hydrate=false` gives light objects."""
+    `Elements-Next-Page-Token` (absent on the last page); `hydrate=false` gives light objects
+    (read as plain rows: nothing decrypted, no model built)."""
     light = request.GET.get("hydrate", "").lower() == "false"
     found = SandboxInstance.objects.order_by("id")
-    if light:
-        found = found.defer(*api.LIGHT_DEFERRED)
     if element_key:
         found = found.filter(element_key=element_key)
     page_size = request.GET.get("pageSize")
-    next_token = ""
     if page_size is not None:
         size = api.page_size(page_size)
-        found = found.filter(id__gt=api.page_after(request.GET.get("nextPage", "")))
-        found = list(found[: size + 1])
-        if len(found) > size:
-            found = found[:size]
-            next_token = api.page_token(found[-1].id)
+        found = found.filter(id__gt=api.page_after(request.GET.get("nextPage", "")))[: size + 1]
+    rows = list(found.values(*api.LIGHT_FIELDS) if light else found)
+    next_token = ""
+    if page_size is not None and len(rows) > size:
+        rows = rows[:size]
+        next_token = api.page_token(rows[-1]["id"] if light else rows[-1].id)
     wanted_tags = request.GET.getlist("tags[]")
     search = request.GET.get("searchText", "").lower()
-    rows = [
-        api.light_json(instance) if light else api.instance_json(instance)
-        for instance in found
-        if all(tag in instance.tags for tag in wanted_tags)
-        and (not search or search in instance.name.lower() or search in instance.element_key)
-    ]
-    response = JsonResponse(rows, safe=False)
+    answer = []
+    for row in rows:
+        shown = api.light_json(row) if light else api.instance_json(row)
+        name, key = shown["name"].lower(), shown["element"]["key"]
+        if all(tag in shown["tags"] for tag in wanted_tags) and (
+            not search or search in name or search in key
+        ):
+            answer.append(shown)
+    response = JsonResponse(answer, safe=False)
     if next_token:
         response[api.NEXT_PAGE_HEADER] = next_token
     return response

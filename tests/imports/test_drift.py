@@ -77,9 +77,7 @@ def test_send_ours(sandbox_site, settings, client, operator):
     remote = _changed_there(sandbox_site.url)
     client.force_login(operator)
 
-    response = client.post(
-        reverse("imports:send_ours", args=[local(remote.id).uuid]), follow=True
-    )
+    response = client.post(reverse("imports:send_ours", args=[local(remote.id).uuid]), follow=True)
 
     assert shown_messages(response) == [
         ("success", "Cloud Elements now holds the values from here.")
@@ -100,9 +98,7 @@ def test_send_ours_keeps_everything_when_cloud_elements_refuses(
     SandboxInstance.objects.filter(pk=remote.id).delete()
     client.force_login(operator)
 
-    response = client.post(
-        reverse("imports:send_ours", args=[local(remote.id).uuid]), follow=True
-    )
+    response = client.post(reverse("imports:send_ours", args=[local(remote.id).uuid]), follow=True)
 
     [(level, text)] = shown_messages(response)
     assert level == "error" and text.startswith("Cloud Elements keeps its values:")

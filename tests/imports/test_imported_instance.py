@@ -118,9 +118,12 @@ def test_receive_events_here_after_a_confirmation(sandbox_site, settings, client
 
     assert "That address stops receiving them" in confirm and THEIR_APP in confirm
     assert webhook_url(row.uuid) in confirm
-    assert SandboxInstance.objects.get(pk=remote.id).full_configuration()[
-        "event.notification.callback.url"
-    ] == THEIR_APP  # the GET changed nothing
+    assert (
+        SandboxInstance.objects.get(pk=remote.id).full_configuration()[
+            "event.notification.callback.url"
+        ]
+        == THEIR_APP
+    )  # the GET changed nothing
     response = client.post(url, follow=True)
 
     assert shown_messages(response) == [
