@@ -8,7 +8,6 @@ scan notices their change) but never count as drift.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from instances.cloud_elements import client as ce
@@ -50,8 +49,17 @@ def local(instance: ElementInstance) -> dict[str, Any]:
 
 
 def fingerprint(instance: ce.Instance) -> str:
-    seen = {**remote(instance), "valid": instance.valid, "disabled": instance.disabled}
-    return hashlib.sha256(json.dumps(seen, sort_keys=True).encode()).hexdigest()
+    """A digest of what a scan compares (computed for every listed instance: kept cheap)."""
+    seen = remote(instance)
+    parts = (
+        seen["name"],
+        "\x1e".join(seen["tags"]),
+        seen["callback_url"],
+        "1" if seen["events"] else "0",
+        "1" if instance.valid else "0",
+        "1" if instance.disabled else "0",
+    )
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def differences(here: dict[str, Any], there: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ remote failure keeps what it imported and resumes from the page it had reached.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from array import array
 from bisect import bisect_left
@@ -39,6 +40,8 @@ MAX_REASONS = 200
 # New instances of a page read one by one (GET /instances/{id}) when the listing gave light
 # objects; past this many, the page is read again hydrated.
 FEW_TO_READ_ONE_BY_ONE = 10
+# A page that wrote nothing records the progress at most this often.
+PROGRESS_SECONDS = 2.0
 SUMMARY_KEYS = ("listed", "imported", "known", "new", "changed", "skipped", "deleted", "pages")
 
 
@@ -59,10 +62,9 @@ def run_scan(job: Job) -> str:
             except ce.CloudElementsError as error:
                 return _stop(job, scan, error)
             cursor = page.next_page
-            scan.summary["pages"] += 1
-            scan.save_progress(cursor=cursor)
             if not cursor:
                 break
+            scan.save_progress(cursor=cursor, every=PROGRESS_SECONDS)
         scan.mark_deleted()
     except ScanStopped:
         return "stopped"
@@ -93,8 +95,7 @@ def _stop(job: Job, scan: _Scan, error: ce.CloudElementsError) -> str:
         finished_at=timezone.now(),
         lease_expires_at=None,
         error=message[:2000],
-        summary={**scan.summary, "reasons": scan.reasons},
-    )
+    )  # the counts stay those saved with the cursor, from which a resume goes on
     logger.warning("Scan %s stopped at page %s: %s", job.pk, page, error.message)
     return "failed"
 
@@ -113,6 +114,7 @@ class _Scan:
         # A run resumed after a stop has not seen the pages before it, so it marks no deletion.
         self.seen = array("q")
         self.resumed = bool(job.cursor) or job.attempts > 1
+        self.saved_at = time.monotonic()
 
     # --- One page ----------------------------------------------------------------------------
 
@@ -122,16 +124,17 @@ class _Scan:
         self.summary["listed"] += len(listed)
         for _ in range(page.unreadable):
             self._skip("An entry without a usable id was left out.")
-        known = dict(
-            ElementInstance.objects.filter(
-                account=self.account, remote_id__in=list(listed)
-            ).values_list("remote_id", "remote_fingerprint")
-        )
+        known = _fingerprints(self.account, listed)
         self.summary["known"] += len(known)
         changed = [r for r in listed.values() if r.id in known and known[r.id] != _print(r)]
         new = [r for r in listed.values() if r.id not in known]
         if new and self.import_new:
             new = self._complete(new, token)
+        self.summary["pages"] += 1
+        if not (changed or new):
+            return
+        # What the page wrote and the progress past it commit together: a stop never counts
+        # a page twice nor loses one.
         with transaction.atomic():
             if changed:
                 self._apply_changes(changed)
@@ -139,6 +142,7 @@ class _Scan:
                 self._insert(new)
             elif new:
                 self._list_new(new)
+            self.save_progress(cursor=page.next_page)
 
     def _complete(self, new: list[ce.Instance], token: str) -> list[ce.Instance]:
         """Light objects lack the token or the configuration: read those instances whole.
@@ -228,7 +232,12 @@ class _Scan:
         if len(self.reasons) < MAX_REASONS:
             self.reasons.append(reason)
 
-    def save_progress(self, *, cursor: str) -> None:
+    def save_progress(self, *, cursor: str, every: float = 0) -> None:
+        """Record the cursor and counts (and renew the lease); with `every`, at most that often:
+        a page that wrote nothing may be read again after a stop at no cost."""
+        if every and time.monotonic() - self.saved_at < every:
+            return
+        self.saved_at = time.monotonic()
         summary = {**self.summary, "reasons": self.reasons}
         if not engine.keep_going(
             self.job,
@@ -378,6 +387,22 @@ def _tag_ids(names: list[str], known: dict[str, int]) -> list[int]:
     for tag in Tag.for_names(missing) if missing else ():
         known[tag.name.lower()] = tag.pk
     return sorted({known[Tag.normalize(n).lower()] for n in names if Tag.normalize(n)})
+
+
+def _fingerprints(account: str, ids) -> dict[int, str]:
+    """{remote id: fingerprint} of those of `ids` known here. Ids that come in a dense run (as
+    pages in id order do) are read as a range: one index range instead of hundreds of
+    parameters (a fifth of the time); scattered ids by a plain IN."""
+    if not ids:
+        return {}
+    low, high = min(ids), max(ids)
+    here = ElementInstance.objects.filter(account=account)
+    if high - low < 2 * len(ids):
+        rows = here.filter(remote_id__gte=low, remote_id__lte=high)
+    else:
+        rows = here.filter(remote_id__in=list(ids))
+    found = rows.values_list("remote_id", "remote_fingerprint")
+    return {remote_id: digest for remote_id, digest in found if remote_id in ids}
 
 
 def _contains(sorted_ids: array, value: int) -> bool:

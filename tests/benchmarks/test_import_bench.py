@@ -55,6 +55,7 @@ def test_importing_an_account_of_many_instances(sandbox_site, operator):
 
     assert first.summary["imported"] == COUNT == ElementInstance.objects.count()
     assert second.summary["imported"] == 0 and second.summary["known"] == COUNT
+    assert second.summary["changed"] == 0
     print(
         f"\nimport of {COUNT} instances (sandbox seeded in {seeded:.0f} s), pages of "
         f"{first.summary['pages'] and COUNT // first.summary['pages']}:"
