@@ -6,6 +6,7 @@ sections 4 and 5); here it keeps everything and shows the "Disabled" badge.
 
 from __future__ import annotations
 
+from instances import snapshots
 from instances.cloud_elements import client as ce
 from instances.models import AuditEntry, ElementInstance
 from instances.services import _record_error, _require_remote, _reread, record
@@ -24,7 +25,9 @@ def set_enabled(*, instance: ElementInstance, enabled: bool, actor) -> ElementIn
             error.read_back = _reread(instance, actor=actor)
         raise
     instance.remote_disabled = remote.disabled
-    instance.save(update_fields=["remote_disabled", "updated_at"])
+    instance.save(
+        update_fields=["remote_disabled", "updated_at", *snapshots.record(instance, remote)]
+    )
     record(instance, Action.DISABLED if remote.disabled else Action.ENABLED, actor=actor)
     return instance
 

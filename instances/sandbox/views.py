@@ -103,10 +103,9 @@ def oauth_url(request: HttpRequest, key: str) -> HttpResponse:
     return JsonResponse({"element": key, "oauthUrl": consent})
 
 
-def _listing(request: HttpRequest, element_key: str | None = None) -> JsonResponse:
+def _listing(request: HttpRequest, element_key: str | None = None) -> HttpResponse:
     """A plain array of every instance; with `pageSize`, one page and the next one's token in
-    `Elements-Next-Page-Token` (absent on the last page); `hydrate=false` gives light objects
-    (read as plain rows: nothing decrypted, no model built)."""
+    `Elements-Next-Page-Token` (absent on the last page); `hydrate=false` gives light objects."""
     light = request.GET.get("hydrate", "").lower() == "false"
     found = SandboxInstance.objects.order_by("id")
     if element_key:
@@ -115,22 +114,26 @@ def _listing(request: HttpRequest, element_key: str | None = None) -> JsonRespon
     if page_size is not None:
         size = api.page_size(page_size)
         found = found.filter(id__gt=api.page_after(request.GET.get("nextPage", "")))[: size + 1]
-    rows = list(found.values(*api.LIGHT_FIELDS) if light else found)
+    rows = api.light_rows(found) if light else list(found)
     next_token = ""
     if page_size is not None and len(rows) > size:
         rows = rows[:size]
-        next_token = api.page_token(rows[-1]["id"] if light else rows[-1].id)
+        next_token = api.page_token(rows[-1].id)
     wanted_tags = request.GET.getlist("tags[]")
     search = request.GET.get("searchText", "").lower()
-    answer = []
-    for row in rows:
-        shown = api.light_json(row) if light else api.instance_json(row)
-        name, key = shown["name"].lower(), shown["element"]["key"]
-        if all(tag in shown["tags"] for tag in wanted_tags) and (
-            not search or search in name or search in key
-        ):
-            answer.append(shown)
-    response = JsonResponse(answer, safe=False)
+
+    def wanted(row) -> bool:
+        tags = json.loads(row.tags) if light and wanted_tags else getattr(row, "tags", [])
+        return all(tag in tags for tag in wanted_tags) and (
+            not search or search in row.name.lower() or search in row.element_key
+        )
+
+    if light:
+        body = "[" + ",".join(api.light_text(row) for row in rows if wanted(row)) + "]"
+        response = HttpResponse(body, content_type="application/json")
+    else:
+        answer = [api.instance_json(row) for row in rows if wanted(row)]
+        response = JsonResponse(answer, safe=False)
     if next_token:
         response[api.NEXT_PAGE_HEADER] = next_token
     return response

@@ -86,3 +86,38 @@ def test_reading_an_instance_returns_its_token(client):
 
 def test_reading_an_unknown_instance_answers_404(client):
     assert_error(get(client, "/instances/987654"), 404)
+
+
+# --- Light objects (hydrate=false) ----------------------------------------------------------
+
+
+def test_a_light_object_is_the_full_one_without_token_secrets_or_element_metadata(
+    client, two_instances
+):
+    full = {item["id"]: item for item in get(client, "/instances").json()}
+
+    response = get(client, "/instances?hydrate=false&tags[]=finance")
+
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    [light] = response.json()
+    finance = full[two_instances[0]["id"]]
+    assert light["id"] == finance["id"] and light["name"] == "Finance archive"
+    assert light["tags"] == ["finance", "q3"] and light["createdDate"] == finance["createdDate"]
+    assert (light["valid"], light["disabled"]) == (finance["valid"], finance["disabled"])
+    assert light["eventsEnabled"] == finance["eventsEnabled"]
+    assert light["element"] == {"id": 14, "key": "dropbox", "name": "Dropbox"}
+    assert "token" not in light and "user" not in light
+    plain = {k: v for k, v in finance["configuration"].items() if v != MASKED}
+    assert light["configuration"] == plain
+    for secret in (APP_KEY, APP_SECRET, SIGNING_KEY, MASKED, finance["token"]):
+        assert secret not in response.content.decode()
+
+
+def test_light_objects_page_like_full_ones(client, two_instances):
+    first = get(client, "/instances?hydrate=false&pageSize=1")
+
+    assert [item["name"] for item in first.json()] == ["Finance archive"]
+    token = first["Elements-Next-Page-Token"]
+    second = get(client, f"/instances?hydrate=false&pageSize=1&nextPage={token}")
+    assert [item["name"] for item in second.json()] == ["Marketing share"]
+    assert "Elements-Next-Page-Token" not in second
