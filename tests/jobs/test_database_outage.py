@@ -14,6 +14,7 @@ from django.db import connection
 
 from instances.jobs import services as jobs
 from instances.jobs.models import Job, ScheduleRun
+from instances.jobs.schedules import SCHEDULES
 from instances.models import ElementInstance
 from tests.job_helpers import (
     ROOT,
@@ -117,11 +118,11 @@ if connection.vendor == "postgresql":
         away_from_a_period_boundary(seconds_needed=30)
         scheduler = _start(["run_schedules", "--interval", "0.2"], env)
         try:
-            wait_for(lambda: ScheduleRun.objects.count() == 4, timeout=30)
+            wait_for(lambda: ScheduleRun.objects.count() == len(SCHEDULES), timeout=30)
             assert _kill_backends("outage-scheduler") >= 1
             ScheduleRun.objects.all().delete()
             # Its next checks fail, then it reconnects and queues this period's work again.
-            wait_for(lambda: ScheduleRun.objects.count() == 4, timeout=30)
+            wait_for(lambda: ScheduleRun.objects.count() == len(SCHEDULES), timeout=30)
             assert scheduler.poll() is None, "the scheduler is still running"
         finally:
             output = _stop(scheduler)
