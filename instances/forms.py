@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 from django.http import QueryDict
 from django.urls import reverse
+from django.utils.html import strip_tags
 
 from instances import parameters, search
 from instances.models import ElementInstance
@@ -48,6 +49,20 @@ def parse_tags(value: str) -> list[str]:
         if tag:
             seen.setdefault(tag.lower(), tag)
     return list(seen.values())
+
+
+def as_cloud_elements_stores(value: str, what: str) -> str:
+    """`value` if Cloud Elements stores it as typed; it removes markup from names and tags (the
+    text is kept), so a value with markup is refused here with what it would become, rather
+    than sent and later found renamed."""
+    stored = " ".join(strip_tags(value).split())
+    if stored != value:
+        becomes = f"“{stored}”" if stored else "nothing"
+        raise forms.ValidationError(
+            f"Cloud Elements removes markup from {what}: “{value}” would be stored as {becomes}. "
+            "Type it as it should be stored."
+        )
+    return value
 
 
 class ParameterMixin:
@@ -142,7 +157,7 @@ class InstanceForm(ParameterMixin, forms.Form):
             self.initial.setdefault("event_callback_url", webhook_url(new_uuid))
 
     def clean_name(self) -> str:
-        return " ".join(self.cleaned_data["name"].split())
+        return as_cloud_elements_stores(" ".join(self.cleaned_data["name"].split()), "a name")
 
     def clean_instance_uuid(self) -> uuid.UUID:
         value = self.cleaned_data["instance_uuid"]
@@ -151,7 +166,9 @@ class InstanceForm(ParameterMixin, forms.Form):
         return value
 
     def clean_tags(self) -> list[str]:
-        tags = parse_tags(self.cleaned_data["tags"])
+        tags = [
+            as_cloud_elements_stores(tag, "a tag") for tag in parse_tags(self.cleaned_data["tags"])
+        ]
         if any(len(tag) > 100 for tag in tags):
             raise forms.ValidationError("A tag can be at most 100 characters long.")
         return tags

@@ -101,6 +101,35 @@ def test_tags_are_split_trimmed_and_deduplicated_whatever_their_case(db):
     assert form.cleaned_data["tags"] == ["a", "b", "c"]
 
 
+@pytest.mark.parametrize(
+    ("field", "typed", "stored"),
+    [
+        ("name", "Finance <b>Dropbox</b>", "“Finance Dropbox”"),
+        ("name", "<img src=x onerror=alert(1)>", "nothing"),
+        ("tags", "eu, <i>finance</i>", "“finance”"),
+    ],
+)
+def test_markup_that_cloud_elements_would_strip_is_refused_before_sending(
+    operator_client, remote_calls, field, typed, stored
+):
+    # Cloud Elements keeps the text and drops the markup: sent as typed, the instance would be
+    # named differently there than here, until a sync renamed it.
+    response = operator_client.post(NEW, valid_data(**{field: typed}))
+
+    assert_rejected(response, field, "Cloud Elements removes markup from", remote_calls)
+    assert any(f"would be stored as {stored}" in e for e in response.context["form"].errors[field])
+
+
+def test_the_edit_form_refuses_markup_too(db):
+    from instances.forms import SettingsForm
+
+    form = SettingsForm(
+        {"name": "Legal <script>x</script>", "event_callback_url": "https://a.example/"}
+    )
+    assert not form.is_valid()
+    assert "would be stored as “Legal x”" in form.errors["name"][0]
+
+
 def test_the_saved_instance_carries_the_cleaned_tags(operator_client, remote_calls):
     response = operator_client.post(NEW, valid_data(tags="a, b\nA , c"))
     assert response.status_code == 302
