@@ -54,3 +54,20 @@ def deliveries_per_day(counts: dict[date, int], days: int = 14) -> list[Bar]:
 
 def chart_width(days: int = 14) -> int:
     return days * (BAR_WIDTH + BAR_GAP) - BAR_GAP
+
+
+# Room around the bars for the axis labels: the count on the left, the days below.
+AXIS_LEFT = 30
+AXIS_BELOW = 14
+
+
+def chart_box(bars: list[Bar]) -> dict:
+    """The chart's frame: its size with the axes, the tallest bar's count and the first day."""
+    return {
+        "width": AXIS_LEFT + chart_width(len(bars)),
+        "height": CHART_HEIGHT + AXIS_BELOW,
+        "left": AXIS_LEFT,
+        "label_x": AXIS_LEFT - 4,
+        "peak": max((bar.count for bar in bars), default=0),
+        "first": bars[0].day if bars else None,
+    }

@@ -79,6 +79,18 @@ def test_the_busiest_day_has_the_tallest_bar(instance, page):
     assert sum(1 for bar in bars if not bar["empty"]) == 3
 
 
+def test_the_axes_say_how_many_and_which_days(instance, page):
+    for _ in range(3):
+        notify(instance, noon(2))
+
+    svg = chart_svg(page(instance))
+
+    labels = re.findall(r'<text class="axis"[^>]*>([^<]*)</text>', svg)
+    first_day = dateformat.format(timezone.localdate() - timedelta(days=13), "j M")
+    # The tallest bar's count and the baseline on the left, the first day and today below.
+    assert labels == ["3", "0", first_day, "today"]
+
+
 def test_events_older_than_fourteen_days_are_not_counted(instance, page):
     for _ in range(5):
         notify(instance, noon(20))
