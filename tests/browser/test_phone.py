@@ -223,3 +223,50 @@ def test_the_job_page_on_a_phone(phone, busy, operator):
     phone.goto(job.get_absolute_url())
     expect(phone.locator("#job-count")).to_have_text("0 of 1 processed")
     usable(phone)
+
+
+def _state(name: str, busy, make_instance, operator):
+    """The instance page in each state a person meets it in."""
+    from instances.links.services import make_link
+
+    long_name = "Legal department archive for the Northern European offices"
+    if name == "active":
+        return busy
+    if name == "disabled":
+        busy.remote_disabled = True
+        busy.save(update_fields=["remote_disabled"])
+        return busy
+    instance = make_instance(long_name, tags=["legal", "northern-europe"])
+    if name == "waiting":
+        make_link(instance=instance, actor=operator, note="maria.lindqvist@example.com")
+    elif name == "failed":
+        instance.status = "failed"
+        instance.last_error = (
+            "Cloud Elements rejected the request. Provider says: invalid_client "
+            "(the apiSecret does not match this apiKey's app)."
+        )
+        instance.save()
+    elif name == "imported":
+        instance.status = "active"
+        instance.origin = "imported"
+        instance.remote_id = 90210
+        instance.remote_snapshot = {"name": long_name + " (renamed)", "tags": ["legal"]}
+        instance.drifted = True
+        instance.oauth_api_key = instance.oauth_api_secret = ""
+        instance.save()
+        instance.webhook.callback_url = "https://hooks.their-app.example/cloud-elements/events"
+        instance.webhook.signature_key_unknown = True
+        instance.webhook.save()
+    return instance
+
+
+@pytest.mark.parametrize("state", ["draft", "waiting", "active", "disabled", "failed", "imported"])
+def test_the_instance_page_in_every_state_on_a_phone(phone, busy, make_instance, operator, state):
+    instance = _state(state, busy, make_instance, operator)
+    log_in(phone, "alice", PASSWORD)
+    phone.goto(instance.get_absolute_url())
+    expect(phone.locator("h1")).to_be_visible()
+    usable(phone)
+    # The status is on the first screen: facts come first.
+    top = phone.locator(".facts .status").first.evaluate("e => e.getBoundingClientRect().top")
+    assert top < PHONE["height"]
