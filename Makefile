@@ -68,7 +68,7 @@ test-postgres: $(VENV)/.installed-dev
 ## Benchmarks on PostgreSQL (small → large data, load run with wrk): printed, not pass/fail
 bench: $(VENV)/.installed-dev
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ce_dashboard_bench} \
-		BENCH=1 $(BIN)/python -m pytest tests/benchmarks -p no:xdist -o addopts="" -q -s
+		BENCH=1 BENCH_SCALE=$${BENCH_SCALE:-1} $(BIN)/python -m pytest tests/benchmarks -p no:xdist -o addopts="" -q -s
 
 ## Check style (ruff)
 lint: $(VENV)/.installed-dev

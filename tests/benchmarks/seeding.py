@@ -4,6 +4,7 @@ schema of its own."""
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from django.conf import settings
@@ -15,7 +16,14 @@ HOT = 1  # the instance with 100 → 100,000 events
 RECEIVER = 2  # the instance the load run delivers to
 SIGNATURE_KEY = "bench-signature-key"
 SMALL = {"instances": 1_000, "events": 10_000, "hot_events": 100}
-LARGE = {"instances": 100_000, "events": 1_000_000, "hot_events": 100_000}
+# `make bench BENCH_SCALE=10` multiplies the large data set: 1,000,000 instances, 10,000,000
+# events, the hot instance with 1,000,000.
+SCALE = int(os.environ.get("BENCH_SCALE", "1"))
+LARGE = {
+    "instances": 100_000 * SCALE,
+    "events": 1_000_000 * SCALE,
+    "hot_events": 100_000 * SCALE,
+}
 TAGS = 20
 BODY = json.dumps(
     {

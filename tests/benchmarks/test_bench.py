@@ -17,7 +17,7 @@ from django.db import connection
 
 from tests.benchmarks.load import load_run, receiver_round_trips
 from tests.benchmarks.pages import ROUNDS, measure_interleaved
-from tests.benchmarks.seeding import LARGE, SMALL, execute, seed, use
+from tests.benchmarks.seeding import LARGE, SCALE, SMALL, execute, seed, use
 
 if connection.vendor != "postgresql":
     pytest.exit(
@@ -38,7 +38,9 @@ def test_every_page_and_the_receiver_small_to_large(client, django_user_model):
     results = measure_interleaved(client)
 
     print(
-        f"\n\nSeeded with SQL: small in {small_seconds:.1f} s, large in {large_seconds:.1f} s. "
+        f"\n\nSmall: {SMALL['instances']:,} instances, {SMALL['events']:,} events; large: "
+        f"{LARGE['instances']:,} instances, {LARGE['events']:,} events (BENCH_SCALE={SCALE})."
+        f"\nSeeded with SQL: small in {small_seconds:.1f} s, large in {large_seconds:.1f} s. "
         f"PostgreSQL, in-process Django test client, median of {ROUNDS} rounds, small and "
         "large alternating."
     )
