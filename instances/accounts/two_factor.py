@@ -1,7 +1,8 @@
 """Two-factor authentication with django-otp: one TOTP authenticator and recovery codes per user.
 
-An enrolled user has a confirmed TOTPDevice and a StaticDevice holding single-use recovery codes.
-Both devices keep django-otp's throttling: each wrong code doubles the wait before the next try.
+An enrolled user has a confirmed Authenticator (its seed encrypted) and RecoveryCodes (each code
+kept as a keyed hash), both django-otp devices (models.py). Both keep django-otp's throttling:
+each wrong code doubles the wait before the next try.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp import devices_for_user, user_has_device
 from django_otp.models import Device
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.plugins.otp_static.models import StaticToken
+
+from instances.accounts.models import Authenticator, RecoveryCode, RecoveryCodes
 
 RECOVERY_CODE_COUNT = 10
 TOTP_CODE = re.compile(r"\d{6}")
@@ -34,22 +36,22 @@ def has_authenticator(user) -> bool:
     return user.is_authenticated and user_has_device(user, confirmed=True)
 
 
-def start_enrolment(*, user) -> TOTPDevice:
+def start_enrolment(*, user) -> Authenticator:
     """Return the user's unconfirmed authenticator, creating it on first visit.
 
     The same secret is kept across reloads, so a QR code already scanned stays valid.
     """
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
-    return device or TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=False)
+    device = Authenticator.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    return device or Authenticator.objects.create(user=user, name="Authenticator", confirmed=False)
 
 
-def secret_text(device: TOTPDevice) -> str:
+def secret_text(device: Authenticator) -> str:
     """The TOTP secret in base32, in groups of four, for typing into an authenticator app."""
     secret = b32encode(device.bin_key).decode()
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
-def qr_code_data_uri(device: TOTPDevice) -> str:
+def qr_code_data_uri(device: Authenticator) -> str:
     """The otpauth:// URL as an SVG QR code in a data: URI (made here; no script, no CDN)."""
     return segno.make(device.config_url, error="m").svg_data_uri(scale=5, border=2)
 
@@ -58,18 +60,18 @@ def normalize(code: str) -> str:
     return re.sub(r"[\s-]", "", code).lower()
 
 
-def confirm_enrolment(*, user, device: TOTPDevice, code: str) -> tuple[CodeCheck, list[str]]:
+def confirm_enrolment(*, user, device: Authenticator, code: str) -> tuple[CodeCheck, list[str]]:
     """Confirm the authenticator with a code it shows; return fresh recovery codes.
 
     Every other device of the user (an earlier authenticator, old recovery codes) is removed.
     """
     with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user)
+        device = Authenticator.objects.select_for_update().get(pk=device.pk, user=user)
         check = _check(device, normalize(code))
         if check.device is None:
             return check, []
-        TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
-        StaticDevice.objects.filter(user=user).delete()
+        Authenticator.objects.filter(user=user).exclude(pk=device.pk).delete()
+        RecoveryCodes.objects.filter(user=user).delete()
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         codes = make_recovery_codes(user=user)
@@ -78,10 +80,11 @@ def confirm_enrolment(*, user, device: TOTPDevice, code: str) -> tuple[CodeCheck
 
 def make_recovery_codes(*, user) -> list[str]:
     """Replace the user's recovery codes with new ones, returned once to be shown once."""
-    StaticDevice.objects.filter(user=user).delete()
-    static = StaticDevice.objects.create(user=user, name="Recovery codes", confirmed=True)
+    RecoveryCodes.objects.filter(user=user).delete()
+    device = RecoveryCodes.objects.create(user=user, name="Recovery codes", confirmed=True)
+    # django-otp's own generator: eight base32 characters, typed without case.
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
-    StaticToken.objects.bulk_create(StaticToken(device=static, token=c) for c in codes)
+    device.add(codes)
     return codes
 
 
@@ -90,7 +93,7 @@ def verify_code(*, user, code: str) -> CodeCheck:
     code. Only the device the code is meant for counts a failure, so that a mistyped recovery
     code does not slow down the authenticator."""
     code = normalize(code)
-    model = TOTPDevice if TOTP_CODE.fullmatch(code) else StaticDevice
+    model = Authenticator if TOTP_CODE.fullmatch(code) else RecoveryCodes
     with transaction.atomic():
         devices = [d for d in devices_for_user(user, for_verify=True) if isinstance(d, model)]
         if not devices:
@@ -100,13 +103,13 @@ def verify_code(*, user, code: str) -> CodeCheck:
 
 
 def remaining_recovery_codes(user) -> int:
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    return RecoveryCode.objects.filter(device__user=user, device__confirmed=True).count()
 
 
 def remove_authenticators(*, user) -> None:
     """Turn two-factor authentication off for the user (all devices and recovery codes)."""
-    TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
+    Authenticator.objects.filter(user=user).delete()
+    RecoveryCodes.objects.filter(user=user).delete()
 
 
 def _check(device: Device, code: str) -> CodeCheck:
@@ -123,7 +126,7 @@ def _check(device: Device, code: str) -> CodeCheck:
         )
     if device.verify_token(code):
         return CodeCheck(device)
-    if isinstance(device, StaticDevice):
+    if isinstance(device, RecoveryCodes):
         return CodeCheck(
             None, "That recovery code is not valid: each one works once. Try another one."
         )

@@ -88,7 +88,7 @@ def test_a_session_owing_its_code_goes_back_only_to_this_site(operator, device, 
 def test_after_enrolment_the_way_on_stays_on_this_site(client, operator, elsewhere):
     client.force_login(operator)
     client.get(f"{ENROL}?next={elsewhere}")
-    pending = operator.totpdevice_set.get(confirmed=False)
+    pending = operator.authenticator_set.get(confirmed=False)
 
     done = client.post(f"{ENROL}?next={elsewhere}", {"code": totp_code(pending)})
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
+from instances.accounts.models import Authenticator
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
 from tests.two_factor_helpers import totp_code
@@ -39,7 +39,7 @@ def test_an_operator_enrols_an_authenticator_and_signs_in_with_a_code(page, oper
     page.get_by_role("link", name="Two-factor").click()
     expect(page.get_by_role("img", name="QR code of the authenticator setup link")).to_be_visible()
     secret = page.locator("#secret-key").inner_text()
-    device = TOTPDevice.objects.get(user=operator, confirmed=False)
+    device = Authenticator.objects.get(user=operator, confirmed=False)
     assert secret.replace(" ", "") in device.config_url
 
     page.get_by_label("Code").fill(totp_code(device))
