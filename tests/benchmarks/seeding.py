@@ -54,15 +54,18 @@ def seed_instances(first: int, last: int) -> None:
             id, uuid, element_key, name, authentication_type, oauth_api_key, oauth_api_secret,
             oauth_callback_url, api_key, status, remote_id, remote_token, remote_valid,
             remote_disabled, remote_missing, last_error, last_error_request_id,
-            created_at, updated_at)
+            created_at, updated_at, origin, account, remote_snapshot, remote_fingerprint,
+            drifted)
         SELECT g, md5('bench' || g)::uuid, 'dropbox',
                CASE WHEN g %% 16 = 7 THEN 'Acme ' ELSE 'Customer ' END || g || ' Dropbox',
                'oauth2', 'bench-app', %s, '', '',
                CASE WHEN g %% 50 = 10 THEN 'draft' WHEN g %% 10 = 1 THEN 'failed'
                     WHEN g %% 97 = 13 THEN 'deleted' ELSE 'active' END,
-               1000000 + g, %s, true, false, false, '', '',
+               1000000 + g, %s, true, false, g %% 211 = 5, '', '',
                timestamptz '2026-01-01' + g * interval '2 minutes',
-               timestamptz '2026-01-01' + g * interval '2 minutes'
+               timestamptz '2026-01-01' + g * interval '2 minutes',
+               CASE WHEN g %% 5 = 2 THEN 'imported' ELSE 'created' END, 'sandbox', '{}', '',
+               g %% 199 = 3
         FROM generate_series(%s, %s) AS g
         """,
         [secret, token, first, last],
@@ -70,8 +73,9 @@ def seed_instances(first: int, last: int) -> None:
     execute(
         """
         INSERT INTO instances_webhooksettings (
-            instance_id, enabled, callback_url, signature_key, previous_signature_key)
-        SELECT g, g %% 3 <> 0, '', %s, '' FROM generate_series(%s, %s) AS g
+            instance_id, enabled, callback_url, signature_key, previous_signature_key,
+            signature_key_unknown)
+        SELECT g, g %% 3 <> 0, '', %s, '', false FROM generate_series(%s, %s) AS g
         """,
         [key, first, last],
     )
