@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "instances.events",
     "instances.jobs",
     "instances.imports",
+    "instances.health",
     "instances.sandbox",
     "django_tasks",
     "django_tasks_db",
@@ -406,6 +407,11 @@ SCHEDULE_RECONCILE_MINUTES = env.int("SCHEDULE_RECONCILE_MINUTES", default=5)
 SCHEDULE_PURGE_MINUTES = env.int("SCHEDULE_PURGE_MINUTES", default=24 * 60)
 # The account scan that finds instances new, changed or deleted at Cloud Elements.
 SCHEDULE_DISCOVERY_MINUTES = env.int("SCHEDULE_DISCOVERY_MINUTES", default=30)
+
+# The health sweep: each instance's problems kept current (and the attention page's counts).
+SCHEDULE_HEALTH_SWEEP_MINUTES = env.int("SCHEDULE_HEALTH_SWEEP_MINUTES", default=5)
+# An instance with events on is *silent* after this many hours without a delivery.
+SILENT_AFTER_HOURS = env.int("SILENT_AFTER_HOURS", default=72)
 
 # --- Importing an existing Cloud Elements account ------------------------------------------------
 

@@ -23,6 +23,7 @@ urlpatterns = [
     # Each domain's pages, at the addresses they always had (docs/architecture.md).
     path("", include("instances.jobs.urls")),
     path("", include("instances.imports.urls")),
+    path("", include("instances.health.urls")),
     path("", include("instances.events.urls")),
     path("", include("instances.links.urls")),
     path("", include("instances.accounts.urls")),

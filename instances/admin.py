@@ -93,6 +93,7 @@ class ElementInstanceAdmin(admin.ModelAdmin):
         "origin",
         "drifted",
         "remote_missing",
+        admin_lists.ProblemFilter,
         admin_lists.TagFilter,
         "created_at",
     )

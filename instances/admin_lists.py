@@ -17,6 +17,7 @@ from django.db import connection
 from django.utils.functional import cached_property
 
 from instances import parameters, search
+from instances.forms import InstanceFilterForm
 from instances.models import ElementInstance, Tag
 
 # Below this many rows (by the planner's estimate) the paginator counts exactly: counting a
@@ -101,6 +102,21 @@ class ElementFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(element_key=self.value()) if self.value() else queryset
+
+
+class ProblemFilter(admin.SimpleListFilter):
+    """By an open problem the health sweep found (at most one per kind: no duplicate rows)."""
+
+    title = "health"
+    parameter_name = "problem"
+
+    def lookups(self, request, model_admin):
+        return [c for c in InstanceFilterForm.base_fields["problem"].choices if c[0]]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        return queryset.filter(problems__kind=self.value(), problems__resolved_at__isnull=True)
 
 
 class TagFilter(admin.SimpleListFilter):

@@ -328,6 +328,19 @@ class InstanceFilterForm(forms.Form):
     attention = forms.ChoiceField(
         required=False, choices=[("", "All"), ("reauthorize", "Needs re-authorization")]
     )
+    # The health sweep's problems (instances.health): choices named here, so that the core
+    # does not import the package above it.
+    problem = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any health"),
+            ("invalid", "Invalid at Cloud Elements"),
+            ("disabled", "Disabled at Cloud Elements"),
+            ("silent", "Silent"),
+            ("deleted", "Deleted at Cloud Elements"),
+            ("drifted", "Changed at Cloud Elements"),
+        ],
+    )
 
     def filter(self, queryset):
         if not self.is_valid():
@@ -353,6 +366,11 @@ class InstanceFilterForm(forms.Form):
             queryset = queryset.filter(remote_missing=True)
         if data["attention"] == "reauthorize":
             queryset = queryset.filter(search.NEEDS_REAUTHORIZATION)
+        if data["problem"]:
+            # At most one open problem of a kind per instance: the join adds no duplicate.
+            queryset = queryset.filter(
+                problems__kind=data["problem"], problems__resolved_at__isnull=True
+            )
         if data["q"]:
             queryset = search.search(queryset, data["q"])
         return queryset

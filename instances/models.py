@@ -160,6 +160,8 @@ class ElementInstance(models.Model):
                 condition=models.Q(origin="imported"),
                 name="instance_imported",
             ),
+            # The health sweep reads the instances changed since its last run.
+            models.Index(fields=["updated_at"], name="instance_updated"),
         ]
 
     def __str__(self) -> str:

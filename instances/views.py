@@ -135,6 +135,9 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
         "bar_width": charts.BAR_WIDTH,
         "sandbox": settings.CLOUD_ELEMENTS_SANDBOX,
         "drift": snapshots.drift(instance) if instance.drifted else [],
+        "problems": instance.problems.filter(resolved_at__isnull=True).select_related(
+            "acknowledged_by"
+        ),
         "events_elsewhere": snapshots.events_elsewhere(instance),
     }
     return page(request, "instances/detail.html", context)

@@ -17,7 +17,7 @@ import uuid
 from array import array
 from bisect import bisect_left
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -231,7 +231,13 @@ class _Scan:
             instance.remote_missing = False
             fields = snapshots.record(instance, remote)
             instance.save(
-                update_fields=[*fields, "remote_valid", "remote_disabled", "remote_missing"]
+                update_fields=[
+                    *fields,
+                    "remote_valid",
+                    "remote_disabled",
+                    "remote_missing",
+                    "updated_at",
+                ]
             )
             if instance.drifted and not was_drifted:
                 names = ", ".join(row["label"].lower() for row in snapshots.drift(instance))
@@ -307,7 +313,10 @@ class _Scan:
             "its history."
         )
         ElementInstance.objects.filter(pk=instance.pk).update(
-            remote_missing=True, last_error=message, synced_at=timezone.now()
+            remote_missing=True,
+            last_error=message,
+            synced_at=timezone.now(),
+            updated_at=timezone.now(),
         )
         services.record(
             instance, Action.DELETED_REMOTELY, outcome=AuditEntry.Outcome.FAILURE, detail=message
@@ -433,7 +442,7 @@ def _when(value: str) -> datetime | None:
     except ValueError:
         return None
     if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.utc)
+        parsed = timezone.make_aware(parsed, UTC)
     return parsed
 
 

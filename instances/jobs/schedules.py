@@ -20,6 +20,7 @@ from django_tasks import task
 
 from instances import consent
 from instances.events.purge import purge_events
+from instances.health import sweep as health
 from instances.imports import scan as imports
 from instances.jobs import services as jobs
 from instances.jobs.models import Job, ScheduleRun
@@ -73,6 +74,11 @@ def discover() -> str:
     return f"job {imports.start(kind=Job.Kind.DISCOVER).pk}"
 
 
+def health_sweep() -> str:
+    result = health.sweep()
+    return f"{result['opened']} problems found, {result['resolved']} resolved"
+
+
 def recover_jobs() -> str:
     return f"recovered {len(jobs.recover_stalled_jobs())}"
 
@@ -89,6 +95,7 @@ SCHEDULES = {
             "purge_events", lambda: settings.SCHEDULE_PURGE_MINUTES, purge_events_past_retention
         ),
         Schedule("discover", lambda: settings.SCHEDULE_DISCOVERY_MINUTES, discover),
+        Schedule("health_sweep", lambda: settings.SCHEDULE_HEALTH_SWEEP_MINUTES, health_sweep),
     )
 }
 

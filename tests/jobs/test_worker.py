@@ -18,6 +18,7 @@ import redis
 
 from instances.jobs import services as jobs
 from instances.jobs.models import Job, JobItem, ScheduleRun
+from instances.jobs.schedules import SCHEDULES
 from instances.models import AuditEntry, ElementInstance
 from instances.sandbox.models import SandboxInstance
 from tests.job_helpers import (
@@ -161,7 +162,7 @@ def test_each_schedule_runs_once_per_period_with_two_schedulers(queue, sandbox_s
     outputs = [s.communicate(timeout=60)[0] for s in schedulers]
 
     assert all(s.returncode == 0 for s in schedulers)
-    names = {"recover_jobs", "reconcile_unknown", "health_check", "purge_events", "discover"}
+    names = set(SCHEDULES)
     assert {row.name for row in ScheduleRun.objects.all()} == names
     assert ScheduleRun.objects.count() == len(names)
     queued = "".join(outputs).split()

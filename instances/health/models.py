@@ -1,0 +1,87 @@
+"""What is wrong with each instance, kept as it changes (the health sweep writes it), and the
+counts the attention page reads (rewritten by each sweep from the open problems only)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Problem(models.Model):
+    class Kind(models.TextChoices):
+        INVALID = "invalid", "Invalid at Cloud Elements"
+        DISABLED = "disabled", "Disabled at Cloud Elements"
+        SILENT = "silent", "Silent"
+        DELETED = "deleted", "Deleted at Cloud Elements"
+        DRIFTED = "drifted", "Changed at Cloud Elements"
+
+    instance = models.ForeignKey(
+        "instances.ElementInstance", on_delete=models.CASCADE, related_name="problems"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    since = models.DateTimeField(help_text="When the sweep first found it.")
+    detail = models.TextField(blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # Acknowledged: out of the counts (until a day, or for good), still shown as a problem.
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    acknowledged_reason = models.TextField(blank=True)
+    acknowledged_until = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-since", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "kind"],
+                condition=Q(resolved_at__isnull=True),
+                name="problem_open_once_per_kind",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["kind", "instance"],
+                condition=Q(resolved_at__isnull=True),
+                name="problem_open_by_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} since {self.since:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class ProblemCount(models.Model):
+    """Open, unacknowledged problems of one kind, in all (`dimension` "all"), per element
+    (`dimension` "element") or per tag ("tag"). The whole table is rewritten by each sweep."""
+
+    kind = models.CharField(max_length=32, choices=Problem.Kind.choices)
+    dimension = models.CharField(max_length=16)
+    value = models.CharField(max_length=200, blank=True)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["kind", "dimension", "-count", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "dimension", "value"], name="problem_count_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.dimension}={self.value}: {self.count}"
+
+
+class SweepMark(models.Model):
+    """Where the sweep stopped reading changed instances (one row)."""
+
+    changed_since = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"changes read since {self.changed_since:%Y-%m-%d %H:%M}"

@@ -1,0 +1,152 @@
+"""The health sweep: find what changed since the last one and keep each instance's problems
+current, then rewrite the attention page's counts from the open problems.
+
+Invalid, disabled, deleted and drifted are read from the instance's own state, which the health
+check, syncs and account scans keep: only instances updated since the last sweep are read.
+Silent is a matter of time passing: events on, and nothing received for SILENT_AFTER_HOURS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, Max, Q
+from django.utils import timezone
+
+from instances.health.models import Problem, ProblemCount, SweepMark
+from instances.models import ElementInstance
+
+logger = logging.getLogger(__name__)
+Kind = Problem.Kind
+ACTIVE = ElementInstance.Status.ACTIVE
+BATCH = 2_000
+# Read again: instances changed just before the previous sweep's start (clocks, transactions
+# that committed late).
+OVERLAP = timedelta(minutes=1)
+
+FLAGS: dict[str, Callable[[ElementInstance], bool]] = {
+    Kind.INVALID: lambda i: i.status == ACTIVE and not i.remote_valid,
+    Kind.DISABLED: lambda i: i.status == ACTIVE and i.remote_disabled,
+    Kind.DELETED: lambda i: i.status == ACTIVE and i.remote_missing,
+    Kind.DRIFTED: lambda i: i.status == ACTIVE and i.drifted,
+}
+F_ELEMENT = F("instance__element_key")
+F_TAG = F("instance__tags__name")
+FLAG_FIELDS = ("status", "remote_valid", "remote_disabled", "remote_missing", "drifted")
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    now = now or timezone.now()
+    mark = SweepMark.objects.order_by("pk").first() or SweepMark(
+        changed_since=datetime(2000, 1, 1, tzinfo=UTC)
+    )
+    opened, resolved = _flags(mark.changed_since, now)
+    silent_opened, silent_resolved = _silence(now)
+    recount()
+    mark.changed_since = now - OVERLAP
+    mark.finished_at = timezone.now()
+    mark.save()
+    result = {"opened": opened + silent_opened, "resolved": resolved + silent_resolved}
+    logger.info("health sweep: %s", result)
+    return result
+
+
+def _flags(since: datetime, now: datetime) -> tuple[int, int]:
+    changed = ElementInstance.objects.filter(updated_at__gte=since).order_by("pk")
+    opened = resolved = 0
+    last = 0
+    while batch := list(changed.filter(pk__gt=last).only(*FLAG_FIELDS)[:BATCH]):
+        last = batch[-1].pk
+        wanted = {(i.pk, kind) for i in batch for kind, test in FLAGS.items() if test(i)}
+        o, r = _apply(wanted, [i.pk for i in batch], list(FLAGS), now)
+        opened, resolved = opened + o, resolved + r
+    return opened, resolved
+
+
+def _silence(now: datetime) -> tuple[int, int]:
+    """Active instances with events on and no delivery for SILENT_AFTER_HOURS (counted from
+    their creation when none ever came)."""
+    cutoff = now - timedelta(hours=settings.SILENT_AFTER_HOURS)
+    listening = ElementInstance.objects.filter(status=ACTIVE, webhook__enabled=True)
+    quiet = (
+        listening.annotate(last=Max("daily_event_counts__last_received_at"))
+        .filter(Q(last__lt=cutoff) | Q(last__isnull=True, created_at__lt=cutoff))
+        .values_list("pk", flat=True)
+    )
+    wanted = {(pk, Kind.SILENT) for pk in quiet}
+    already = set(
+        Problem.objects.filter(kind=Kind.SILENT, resolved_at__isnull=True).values_list(
+            "instance_id", flat=True
+        )
+    )
+    ids = sorted(already | {pk for pk, _ in wanted})
+    opened = resolved = 0
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        part = {(pk, kind) for pk, kind in wanted if pk in set(chunk)}
+        o, r = _apply(part, chunk, [Kind.SILENT], now)
+        opened, resolved = opened + o, resolved + r
+    return opened, resolved
+
+
+def _apply(wanted: set, instance_ids: list[int], kinds: list[str], now: datetime):
+    """Open the wanted problems not open yet, resolve the open ones no longer wanted."""
+    with transaction.atomic():
+        open_now = {
+            (p.instance_id, p.kind): p.pk
+            for p in Problem.objects.filter(
+                instance_id__in=instance_ids, kind__in=kinds, resolved_at__isnull=True
+            ).only("instance_id", "kind")
+        }
+        new = [
+            Problem(instance_id=pk, kind=kind, since=now, detail=DETAILS[kind])
+            for pk, kind in sorted(wanted - set(open_now))
+        ]
+        Problem.objects.bulk_create(new, ignore_conflicts=True)
+        gone = [pk for key, pk in open_now.items() if key not in wanted]
+        Problem.objects.filter(pk__in=gone).update(resolved_at=now)
+    return len(new), len(gone)
+
+
+DETAILS = {
+    Kind.INVALID: "Cloud Elements marked it invalid: its owner must consent again.",
+    Kind.DISABLED: "It is disabled at Cloud Elements: API calls are refused, no events come.",
+    Kind.SILENT: "Events are on, but none arrived for longer than its quiet period.",
+    Kind.DELETED: "Cloud Elements has no such instance any more.",
+    Kind.DRIFTED: "Its name, tags or event settings differ at Cloud Elements.",
+}
+
+
+def counted() -> Q:
+    """Open problems that count: not acknowledged, or acknowledged until a day now past."""
+    today = timezone.localdate()
+    return Q(resolved_at__isnull=True) & (
+        Q(acknowledged_at__isnull=True)
+        | Q(acknowledged_until__isnull=False, acknowledged_until__lt=today)
+    )
+
+
+def recount() -> None:
+    """Rewrite the attention page's counts: grouped over the open problems only."""
+    problems = Problem.objects.filter(counted())
+    rows = [
+        ProblemCount(kind=row["kind"], dimension="all", value="", count=row["n"])
+        for row in problems.values("kind").annotate(n=Count("pk"))
+    ]
+    rows += [
+        ProblemCount(kind=row["kind"], dimension="element", value=row["key"], count=row["n"])
+        for row in problems.values("kind", key=F_ELEMENT).annotate(n=Count("pk"))
+    ]
+    rows += [
+        ProblemCount(kind=row["kind"], dimension="tag", value=row["tag"], count=row["n"])
+        for row in problems.filter(instance__tags__isnull=False)
+        .values("kind", tag=F_TAG)
+        .annotate(n=Count("pk"))
+    ]
+    with transaction.atomic():
+        ProblemCount.objects.all().delete()
+        ProblemCount.objects.bulk_create(rows)

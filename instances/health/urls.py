@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from instances.health import views
+
+app_name = "health"
+
+urlpatterns = [
+    path("instances/attention/", views.attention, name="attention"),
+    path("instances/problems/<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
+]

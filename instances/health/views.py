@@ -1,0 +1,55 @@
+"""The attention page and acknowledging a problem."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from instances.health import services
+from instances.health.forms import AcknowledgeForm
+from instances.health.models import Problem
+from instances.lib.pages import can_change, page
+
+
+@require_GET
+@staff_member_required
+def attention(request):
+    """Counts by problem, then by element and tag, each a link to the filtered list: read from
+    the counts the sweep keeps (three small queries at any size)."""
+    summary = services.attention_summary()
+    for group in summary["kinds"]:
+        group["url"] = _list_url(problem=group["kind"])
+        for row in group["elements"]:
+            row["url"] = _list_url(problem=group["kind"], element=row["value"])
+        for row in group["tags"]:
+            row["url"] = _list_url(problem=group["kind"], tag=row["value"])
+    return page(request, "health/attention.html", {"title": "Attention", **summary})
+
+
+def _list_url(**query) -> str:
+    return reverse("instances:index") + "?" + urlencode(query)
+
+
+@require_POST
+@staff_member_required
+@can_change
+def acknowledge(request, pk: int):
+    problem = get_object_or_404(Problem.objects.select_related("instance"), pk=pk)
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(e for field in form.errors.values() for e in field)
+        messages.error(request, f"Not acknowledged: {errors}")
+        return redirect(problem.instance)
+    services.acknowledge(problem=problem, actor=request.user, **form.cleaned_data)
+    until = form.cleaned_data["until"]
+    messages.success(
+        request,
+        f"Acknowledged: “{problem.get_kind_display()}” is out of the counts"
+        + (f" until {until:%Y-%m-%d}." if until else "."),
+    )
+    return redirect(problem.instance)
