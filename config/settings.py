@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "instances.jobs",
     "instances.imports",
     "instances.health",
+    "instances.alerts",
     "instances.sandbox",
     "django_tasks",
     "django_tasks_db",
@@ -407,6 +408,15 @@ SCHEDULE_RECONCILE_MINUTES = env.int("SCHEDULE_RECONCILE_MINUTES", default=5)
 SCHEDULE_PURGE_MINUTES = env.int("SCHEDULE_PURGE_MINUTES", default=24 * 60)
 # The account scan that finds instances new, changed or deleted at Cloud Elements.
 SCHEDULE_DISCOVERY_MINUTES = env.int("SCHEDULE_DISCOVERY_MINUTES", default=30)
+
+# E-mail (alerts): an EMAIL_URL such as smtp+tls://user:password@smtp.example.com:587; the
+# console in development (messages are printed by `make run`).
+vars().update(
+    env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+)
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="Cloud Elements dashboard <dashboard@localhost>"
+)
 
 # The health sweep: each instance's problems kept current (and the attention page's counts).
 SCHEDULE_HEALTH_SWEEP_MINUTES = env.int("SCHEDULE_HEALTH_SWEEP_MINUTES", default=5)

@@ -3,9 +3,67 @@ counts the attention page reads (rewritten by each sweep from the open problems 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
+
+PHRASES = {
+    "invalid": "became invalid at Cloud Elements",
+    "disabled": "were disabled at Cloud Elements",
+    "silent": "fell silent",
+    "deleted": "were deleted at Cloud Elements",
+    "drifted": "were changed at Cloud Elements",
+}
+
+
+class Incident(models.Model):
+    """Instances that entered the same problem close together: one thing to be told about.
+
+    Opened by the sweep with the problems it found of one kind; a problem of that kind found
+    while it is open joins it; resolved once none of its problems is open and unacknowledged.
+    """
+
+    kind = models.CharField(max_length=32)
+    opened_at = models.DateTimeField()
+    last_joined_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    instance_count = models.PositiveIntegerField(default=0)
+    elements = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["kind"], condition=Q(resolved_at__isnull=True), name="incident_open_kind"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("health:incident", args=[self.pk])
+
+    @property
+    def title(self) -> str:
+        element = " and ".join(key.capitalize() for key in self.elements[:3]) or "Element"
+        plural = "s" if self.instance_count != 1 else ""
+        verb = PHRASES.get(self.kind, self.kind)
+        if self.instance_count == 1:
+            verb = verb.replace("were ", "was ")
+        span = f"{self.opened_at:%Y-%m-%d %H:%M}"
+        if self.last_joined_at and self.last_joined_at - self.opened_at > timedelta(minutes=1):
+            span = f"between {span} and {self.last_joined_at:%H:%M}"
+        else:
+            span = f"at {span}"
+        return f"{self.instance_count} {element} instance{plural} {verb} {span}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
 
 
 class Problem(models.Model):
@@ -30,6 +88,9 @@ class Problem(models.Model):
     )
     acknowledged_reason = models.TextField(blank=True)
     acknowledged_until = models.DateField(null=True, blank=True)
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="problems"
+    )
 
     class Meta:
         ordering = ["-since", "-id"]

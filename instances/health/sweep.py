@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
-from instances.health.models import Problem, ProblemCount, SweepMark
+from instances.health.models import Incident, Problem, ProblemCount, SweepMark
 from instances.models import ElementInstance
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     )
     opened, resolved = _flags(mark.changed_since, now)
     silent_opened, silent_resolved = _silence(now)
+    _group(now)
     recount()
     mark.changed_since = now - OVERLAP
     mark.finished_at = timezone.now()
@@ -110,6 +111,33 @@ def _apply(wanted: set, instance_ids: list[int], kinds: list[str], now: datetime
         gone = [pk for key, pk in open_now.items() if key not in wanted]
         Problem.objects.filter(pk__in=gone).update(resolved_at=now)
     return len(new), len(gone)
+
+
+def _group(now: datetime) -> None:
+    """New problems join the open incident of their kind, or open one together; an incident
+    none of whose problems is open and unacknowledged any more is resolved."""
+    loose = Problem.objects.filter(resolved_at__isnull=True, incident__isnull=True)
+    for kind in loose.values_list("kind", flat=True).distinct():
+        with transaction.atomic():
+            incident = (
+                Incident.objects.select_for_update()
+                .filter(kind=kind, resolved_at__isnull=True)
+                .order_by("-opened_at")
+                .first()
+            )
+            if incident is None:
+                incident = Incident.objects.create(kind=kind, opened_at=now, last_joined_at=now)
+            else:
+                incident.last_joined_at = now
+            loose.filter(kind=kind).update(incident=incident)
+            members = Problem.objects.filter(incident=incident)
+            incident.instance_count = members.count()
+            incident.elements = sorted(
+                set(members.values_list("instance__element_key", flat=True).distinct()[:10])
+            )
+            incident.save()
+    still = Problem.objects.filter(counted(), incident=OuterRef("pk"))
+    Incident.objects.filter(resolved_at__isnull=True).exclude(Exists(still)).update(resolved_at=now)
 
 
 DETAILS = {

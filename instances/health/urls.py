@@ -9,4 +9,6 @@ app_name = "health"
 urlpatterns = [
     path("instances/attention/", views.attention, name="attention"),
     path("instances/problems/<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
+    path("instances/incidents/", views.incidents, name="incidents"),
+    path("instances/incidents/<int:pk>/", views.incident, name="incident"),
 ]

@@ -12,7 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from instances.health import services
 from instances.health.forms import AcknowledgeForm
-from instances.health.models import Problem
+from instances.health.models import Incident, Problem
+from instances.lib import keyset
 from instances.lib.pages import can_change, page
 
 
@@ -53,3 +54,32 @@ def acknowledge(request, pk: int):
         + (f" until {until:%Y-%m-%d}." if until else "."),
     )
     return redirect(problem.instance)
+
+
+INCIDENTS_PAGE = 50
+MEMBERS_SHOWN = 100
+
+
+@require_GET
+@staff_member_required
+def incidents(request):
+    rows = keyset.paginate(
+        Incident.objects.all(), request.GET, size=INCIDENTS_PAGE, time_field="opened_at"
+    )
+    return page(request, "health/incidents.html", {"title": "Incidents", "page_obj": rows})
+
+
+@require_GET
+@staff_member_required
+def incident(request, pk: int):
+    found = get_object_or_404(Incident, pk=pk)
+    members = found.problems.select_related("instance").order_by("resolved_at", "-since")[
+        :MEMBERS_SHOWN
+    ]
+    context = {
+        "title": found.title,
+        "incident": found,
+        "members": members,
+        "deliveries": found.deliveries.select_related("channel")[:100],
+    }
+    return page(request, "health/incident.html", context)

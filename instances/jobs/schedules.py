@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from instances import consent
+from instances.alerts import dispatch as alerts
 from instances.events.purge import purge_events
 from instances.health import sweep as health
 from instances.imports import scan as imports
@@ -75,8 +76,10 @@ def discover() -> str:
 
 
 def health_sweep() -> str:
+    """Keep each instance's problems and the incidents current, then tell who should know."""
     result = health.sweep()
-    return f"{result['opened']} problems found, {result['resolved']} resolved"
+    queued = alerts.dispatch()
+    return f"{result['opened']} problems found, {result['resolved']} resolved, {len(queued)} alerts"
 
 
 def recover_jobs() -> str:
