@@ -422,6 +422,8 @@ DEFAULT_FROM_EMAIL = env.str(
 SCHEDULE_HEALTH_SWEEP_MINUTES = env.int("SCHEDULE_HEALTH_SWEEP_MINUTES", default=5)
 # An instance with events on is *silent* after this many hours without a delivery.
 SILENT_AFTER_HOURS = env.int("SILENT_AFTER_HOURS", default=72)
+# Refused signed deliveries in an hour that make a *signature failures* problem.
+SIGNATURE_FAILURES_PER_HOUR = env.int("SIGNATURE_FAILURES_PER_HOUR", default=5)
 
 # --- Importing an existing Cloud Elements account ------------------------------------------------
 

@@ -339,6 +339,7 @@ class InstanceFilterForm(forms.Form):
             ("silent", "Silent"),
             ("deleted", "Deleted at Cloud Elements"),
             ("drifted", "Changed at Cloud Elements"),
+            ("signatures", "Signature failures"),
         ],
     )
 

@@ -29,9 +29,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from instances.events.models import EventNotification
+from instances.events.models import EventNotification, SignatureRefusal
 from instances.lib.fields import decrypt
 from instances.models import ElementInstance, WebhookSettings
 
@@ -297,3 +298,20 @@ def bump_daily_count(*, instance_id: int, received_at: datetime) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.execute(BUMP_SQL[connection.vendor], params)
+
+
+def count_refusal(instance_id: int) -> None:
+    """One more refused signature for the instance this hour (refusals are rare: plain ORM)."""
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    bumped = SignatureRefusal.objects.filter(instance_id=instance_id, hour=hour).update(
+        count=F("count") + 1
+    )
+    if bumped:
+        return
+    try:
+        with transaction.atomic():
+            SignatureRefusal.objects.create(instance_id=instance_id, hour=hour, count=1)
+    except IntegrityError:  # made by a concurrent refusal meanwhile
+        SignatureRefusal.objects.filter(instance_id=instance_id, hour=hour).update(
+            count=F("count") + 1
+        )

@@ -96,3 +96,24 @@ class EventDailyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instance_id} {self.day}: {self.count}"
+
+
+class SignatureRefusal(models.Model):
+    """Signed deliveries the receiver refused for an instance (the signature did not match any
+    of its keys), counted per hour: the health sweep turns a burst into a problem."""
+
+    instance = models.ForeignKey(
+        ElementInstance, on_delete=models.CASCADE, related_name="signature_refusals"
+    )
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-hour"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "hour"], name="signature_refusal_hour")
+        ]
+        indexes = [models.Index(fields=["hour"], name="signature_refusal_by_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} {self.hour:%Y-%m-%d %H}:00: {self.count}"

@@ -6,6 +6,7 @@ verify, store once, answer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -271,6 +272,9 @@ def _receive(request: HttpRequest, body: bytes, receiver: ingest.Receiver) -> Ht
             if receiver.cached:
                 return None
             security_log.warning("webhook signature rejected for instance %s", instance.uuid)
+            # Counted for the health sweep; if that fails, the refusal stands all the same.
+            with contextlib.suppress(DatabaseError):
+                ingest.count_refusal(instance.pk)
             return JsonResponse({"error": "Invalid signature."}, status=401)
         signature = (
             EventNotification.Signature.VERIFIED

@@ -16,6 +16,7 @@ PHRASES = {
     "silent": "fell silent",
     "deleted": "were deleted at Cloud Elements",
     "drifted": "were changed at Cloud Elements",
+    "signatures": "had deliveries refused for a bad signature",
 }
 
 
@@ -73,6 +74,7 @@ class Problem(models.Model):
         SILENT = "silent", "Silent"
         DELETED = "deleted", "Deleted at Cloud Elements"
         DRIFTED = "drifted", "Changed at Cloud Elements"
+        SIGNATURES = "signatures", "Signature failures"
 
     instance = models.ForeignKey(
         "instances.ElementInstance", on_delete=models.CASCADE, related_name="problems"

@@ -14,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum
 from django.utils import timezone
 
+from instances.events.models import SignatureRefusal
 from instances.health.models import Incident, Problem, ProblemCount, SweepMark
 from instances.models import ElementInstance
 
@@ -46,6 +47,11 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     )
     opened, resolved = _flags(mark.changed_since, now)
     silent_opened, silent_resolved = _silence(now)
+    refused_opened, refused_resolved = _refusals(now)
+    silent_opened, silent_resolved = (
+        silent_opened + refused_opened,
+        silent_resolved + refused_resolved,
+    )
     _group(now)
     recount()
     mark.changed_since = now - OVERLAP
@@ -68,6 +74,21 @@ def _flags(since: datetime, now: datetime) -> tuple[int, int]:
     return opened, resolved
 
 
+def _refusals(now: datetime) -> tuple[int, int]:
+    """Instances whose signed deliveries were refused SIGNATURE_FAILURES_PER_HOUR times or more
+    in the last hour (a key that differs here and at Cloud Elements, or someone forging)."""
+    hour_ago = now - timedelta(hours=1)
+    since = hour_ago.replace(minute=0, second=0, microsecond=0)
+    bursts = (
+        SignatureRefusal.objects.filter(hour__gte=since, instance__status=ACTIVE)
+        .values("instance_id")
+        .annotate(total=Sum("count"))
+        .filter(total__gte=settings.SIGNATURE_FAILURES_PER_HOUR)
+        .values_list("instance_id", flat=True)
+    )
+    return _set_exactly(Kind.SIGNATURES, set(bursts), now)
+
+
 def _silence(now: datetime) -> tuple[int, int]:
     """Active instances with events on and no delivery for SILENT_AFTER_HOURS (counted from
     their creation when none ever came)."""
@@ -78,18 +99,22 @@ def _silence(now: datetime) -> tuple[int, int]:
         .filter(Q(last__lt=cutoff) | Q(last__isnull=True, created_at__lt=cutoff))
         .values_list("pk", flat=True)
     )
-    wanted = {(pk, Kind.SILENT) for pk in quiet}
+    return _set_exactly(Kind.SILENT, set(quiet), now)
+
+
+def _set_exactly(kind: str, having: set[int], now: datetime) -> tuple[int, int]:
+    """`kind` open for exactly the instances in `having`."""
     already = set(
-        Problem.objects.filter(kind=Kind.SILENT, resolved_at__isnull=True).values_list(
+        Problem.objects.filter(kind=kind, resolved_at__isnull=True).values_list(
             "instance_id", flat=True
         )
     )
-    ids = sorted(already | {pk for pk, _ in wanted})
+    ids = sorted(already | having)
     opened = resolved = 0
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
-        part = {(pk, kind) for pk, kind in wanted if pk in set(chunk)}
-        o, r = _apply(part, chunk, [Kind.SILENT], now)
+        part = {(pk, kind) for pk in chunk if pk in having}
+        o, r = _apply(part, chunk, [kind], now)
         opened, resolved = opened + o, resolved + r
     return opened, resolved
 
@@ -146,6 +171,7 @@ DETAILS = {
     Kind.SILENT: "Events are on, but none arrived for longer than its quiet period.",
     Kind.DELETED: "Cloud Elements has no such instance any more.",
     Kind.DRIFTED: "Its name, tags or event settings differ at Cloud Elements.",
+    Kind.SIGNATURES: "Signed deliveries were refused: their signature matched no key kept here.",
 }
 
 
