@@ -424,6 +424,10 @@ SCHEDULE_HEALTH_SWEEP_MINUTES = env.int("SCHEDULE_HEALTH_SWEEP_MINUTES", default
 SILENT_AFTER_HOURS = env.int("SILENT_AFTER_HOURS", default=72)
 # Refused signed deliveries in an hour that make a *signature failures* problem.
 SIGNATURE_FAILURES_PER_HOUR = env.int("SIGNATURE_FAILURES_PER_HOUR", default=5)
+# Lost deliveries: how far back the first check reads Cloud Elements' event log, and how long
+# a delivery that never arrived keeps its instance's *deliveries missing* problem open.
+MISSING_LOOKBACK_HOURS = env.int("MISSING_LOOKBACK_HOURS", default=24)
+MISSING_KEEP_DAYS = env.int("MISSING_KEEP_DAYS", default=3)
 
 # --- Importing an existing Cloud Elements account ------------------------------------------------
 

@@ -340,6 +340,7 @@ class InstanceFilterForm(forms.Form):
             ("deleted", "Deleted at Cloud Elements"),
             ("drifted", "Changed at Cloud Elements"),
             ("signatures", "Signature failures"),
+            ("missing", "Deliveries missing here"),
         ],
     )
 

@@ -503,3 +503,20 @@ def list_instance_events(instance_id: int, *, page_size: int = 50) -> list[Remot
     if not isinstance(data, list):
         raise CloudElementsBadResponseError("Cloud Elements returned no list of events.")
     return [RemoteEvent.from_json(item) for item in data]
+
+
+def list_account_events(
+    *, page_size: int = 200, next_page: str = ""
+) -> tuple[list[RemoteEvent], str]:
+    """One page of the whole account's event log, newest first, and the next page's token.
+
+    Reference: cloud-elements-api.md section 5, GET /instances/events (paged with `pageSize`
+    and `nextPage`, the next page's token in `Elements-Next-Page-Token`).
+    """
+    params: dict[str, Any] = {"pageSize": int(page_size)}
+    if next_page:
+        params["nextPage"] = next_page
+    data, headers = _request_with_headers("GET", "/instances/events", params=params)
+    if not isinstance(data, list):
+        raise CloudElementsBadResponseError("Cloud Elements returned no list of events.")
+    return [RemoteEvent.from_json(item) for item in data], str(headers.get(NEXT_PAGE_HEADER) or "")

@@ -226,6 +226,8 @@ class RemoteEvent:
     notified_event_id: str
     event_type: str = ""
     object_id: str = ""
+    # The Cloud Elements instance it is for (`notifiedData.message.instanceId`), when given.
+    instance_id: int | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> RemoteEvent:
@@ -243,4 +245,12 @@ class RemoteEvent:
             notified_event_id=str(message.get("eventId") or data["id"]),
             event_type=str(first.get("eventType") or ""),
             object_id=str(first.get("objectId") or ""),
+            instance_id=_as_id(message.get("instanceId")),
         )
+
+
+def _as_id(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None

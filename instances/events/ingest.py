@@ -19,6 +19,7 @@ database then neither parses nor plans them per delivery.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -315,3 +316,15 @@ def count_refusal(instance_id: int) -> None:
         SignatureRefusal.objects.filter(instance_id=instance_id, hour=hour).update(
             count=F("count") + 1
         )
+
+
+# Ids up to this length are kept in the de-duplication key as they are; longer ones by hash.
+KEY_ID_LIMIT = 150
+
+
+def id_key(kind: str, value: str) -> str:
+    """A delivery's de-duplication key from one of its ids: the id itself when it is short
+    (the keys stored so far), else its SHA-256: never a prefix, which two ids may share."""
+    if len(value) <= KEY_ID_LIMIT:
+        return f"{kind}:{value}"
+    return f"{kind}-sha256:" + hashlib.sha256(value.encode()).hexdigest()

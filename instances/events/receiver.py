@@ -29,8 +29,6 @@ logger = logging.getLogger(__name__)
 security_log = logging.getLogger("instances.security")
 
 WEBHOOK_ID_HEADER = "Elements-Webhook-Id"
-# Ids up to this length are kept in the de-duplication key as they are; longer ones by hash.
-KEY_ID_LIMIT = 150
 
 
 class MalformedNotification(ValueError):
@@ -138,20 +136,12 @@ def dedup_key(notification: Notification, webhook_id: str, body: bytes, *, signe
     where nothing is authenticated anyway, still uses it (after message.eventId).
     """
     if notification.event_id:
-        return _key("event", notification.event_id)
+        return ingest.id_key("event", notification.event_id)
     if webhook_id and not signed:
-        return _key("webhook", webhook_id)
+        return ingest.id_key("webhook", webhook_id)
     if notification.notification_id:
-        return _key("notification", notification.notification_id)
+        return ingest.id_key("notification", notification.notification_id)
     return "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-def _key(kind: str, value: str) -> str:
-    """The id itself when it is short (the keys stored so far), else its SHA-256: never a
-    prefix, which two different ids may share."""
-    if len(value) <= KEY_ID_LIMIT:
-        return f"{kind}:{value}"
-    return f"{kind}-sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
 class BadChunks(ValueError):

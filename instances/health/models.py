@@ -17,6 +17,7 @@ PHRASES = {
     "deleted": "were deleted at Cloud Elements",
     "drifted": "were changed at Cloud Elements",
     "signatures": "had deliveries refused for a bad signature",
+    "missing": "lost deliveries (notified by Cloud Elements, never received)",
 }
 
 
@@ -75,6 +76,7 @@ class Problem(models.Model):
         DELETED = "deleted", "Deleted at Cloud Elements"
         DRIFTED = "drifted", "Changed at Cloud Elements"
         SIGNATURES = "signatures", "Signature failures"
+        MISSING = "missing", "Deliveries missing here"
 
     instance = models.ForeignKey(
         "instances.ElementInstance", on_delete=models.CASCADE, related_name="problems"
@@ -140,10 +142,33 @@ class ProblemCount(models.Model):
         return f"{self.kind} {self.dimension}={self.value}: {self.count}"
 
 
+class MissingDelivery(models.Model):
+    """An event Cloud Elements' log says it NOTIFIED for this instance that the receiver never
+    stored. Dropped when it arrives after all (a retry) or after MISSING_KEEP_DAYS."""
+
+    instance = models.ForeignKey(
+        "instances.ElementInstance", on_delete=models.CASCADE, related_name="missing_deliveries"
+    )
+    dedup_key = models.CharField(max_length=200)
+    remote_event_id = models.CharField(max_length=200)
+    notified_at = models.DateTimeField()
+    found_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-notified_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "dedup_key"], name="missing_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remote_event_id} for {self.instance_id}"
+
+
 class SweepMark(models.Model):
-    """Where the sweep stopped reading changed instances (one row)."""
+    """Where the sweep stopped reading changed instances and Cloud Elements' event log."""
 
     changed_since = models.DateTimeField()
+    events_checked_until = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

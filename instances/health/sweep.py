@@ -16,9 +16,18 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from instances.events.models import SignatureRefusal
-from instances.health.models import Incident, Problem, ProblemCount, SweepMark
+from instances.cloud_elements import client as ce
+from instances.events.ingest import id_key
+from instances.events.models import EventNotification, SignatureRefusal
+from instances.health.models import (
+    Incident,
+    MissingDelivery,
+    Problem,
+    ProblemCount,
+    SweepMark,
+)
 from instances.models import ElementInstance
 
 logger = logging.getLogger(__name__)
@@ -28,6 +37,11 @@ BATCH = 2_000
 # Read again: instances changed just before the previous sweep's start (clocks, transactions
 # that committed late).
 OVERLAP = timedelta(minutes=1)
+# Cloud Elements' event log: events this recent may still be on their way to the receiver.
+IN_FLIGHT = timedelta(minutes=2)
+NOTIFIED = "NOTIFIED"
+EVENT_PAGE_SIZE = 200
+MAX_EVENT_PAGES = 500
 
 FLAGS: dict[str, Callable[[ElementInstance], bool]] = {
     Kind.INVALID: lambda i: i.status == ACTIVE and not i.remote_valid,
@@ -48,6 +62,11 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     opened, resolved = _flags(mark.changed_since, now)
     silent_opened, silent_resolved = _silence(now)
     refused_opened, refused_resolved = _refusals(now)
+    lost_opened, lost_resolved = _missing(mark, now)
+    refused_opened, refused_resolved = (
+        refused_opened + lost_opened,
+        refused_resolved + lost_resolved,
+    )
     silent_opened, silent_resolved = (
         silent_opened + refused_opened,
         silent_resolved + refused_resolved,
@@ -87,6 +106,84 @@ def _refusals(now: datetime) -> tuple[int, int]:
         .values_list("instance_id", flat=True)
     )
     return _set_exactly(Kind.SIGNATURES, set(bursts), now)
+
+
+def _missing(mark: SweepMark, now: datetime) -> tuple[int, int]:
+    """Deliveries Cloud Elements' account-wide event log says it NOTIFIED since the last check
+    and the receiver never stored (pages of `GET /instances/events`, newest first, read back to
+    where the last check ended: not one call per instance). Events of the last minutes may
+    still be on their way: the next check judges them."""
+    horizon = now - IN_FLIGHT
+    listening = ElementInstance.objects.filter(status=ACTIVE, webhook__enabled=True)
+    if not listening.exists() and not MissingDelivery.objects.exists():
+        return 0, 0  # no instance expects events: nothing to compare
+    since = mark.events_checked_until or now - timedelta(hours=settings.MISSING_LOOKBACK_HOURS)
+    try:
+        notified = _notified_between(since - OVERLAP, horizon)
+    except ce.CloudElementsError as error:
+        logger.warning("health sweep: Cloud Elements' event log unread: %s", error.message)
+        notified = None
+    if notified is not None:
+        mark.events_checked_until = horizon
+        _record_missing(notified)
+    # Arrived after all (a retry succeeded), or too old to matter any more.
+    arrived = EventNotification.objects.filter(
+        instance=OuterRef("instance"), dedup_key=OuterRef("dedup_key")
+    )
+    MissingDelivery.objects.filter(Exists(arrived)).delete()
+    keep = now - timedelta(days=settings.MISSING_KEEP_DAYS)
+    MissingDelivery.objects.filter(notified_at__lt=keep).delete()
+    having = set(MissingDelivery.objects.values_list("instance_id", flat=True).distinct())
+    return _set_exactly(Kind.MISSING, having, now)
+
+
+def _notified_between(since: datetime, until: datetime) -> list[tuple[int, str, datetime]]:
+    """(Cloud Elements instance id, event id, when) of the NOTIFIED events in the window."""
+    found, token = [], ""
+    for _ in range(MAX_EVENT_PAGES):
+        events, token = ce.list_account_events(page_size=EVENT_PAGE_SIZE, next_page=token)
+        older = False
+        for event in events:
+            when = parse_datetime(event.event_date) if event.event_date else None
+            if when is None:
+                continue
+            if when < since:
+                older = True
+                continue
+            if event.status == NOTIFIED and when <= until and event.instance_id is not None:
+                found.append((event.instance_id, event.notified_event_id, when))
+        if older or not token:
+            break
+    return found
+
+
+def _record_missing(notified: list[tuple[int, str, datetime]]) -> None:
+    here = dict(
+        ElementInstance.objects.filter(
+            account=ce.account(), remote_id__in={rid for rid, _, _ in notified}
+        ).values_list("remote_id", "pk")
+    )
+    wanted = [
+        (here[rid], id_key("event", event_id), event_id, when)
+        for rid, event_id, when in notified
+        if rid in here
+    ]
+    stored = set(
+        EventNotification.objects.filter(
+            instance_id__in={pk for pk, _, _, _ in wanted},
+            dedup_key__in={key for _, key, _, _ in wanted},
+        ).values_list("instance_id", "dedup_key")
+    )
+    MissingDelivery.objects.bulk_create(
+        [
+            MissingDelivery(
+                instance_id=pk, dedup_key=key, remote_event_id=event_id[:200], notified_at=when
+            )
+            for pk, key, event_id, when in wanted
+            if (pk, key) not in stored
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def _silence(now: datetime) -> tuple[int, int]:
@@ -172,6 +269,7 @@ DETAILS = {
     Kind.DELETED: "Cloud Elements has no such instance any more.",
     Kind.DRIFTED: "Its name, tags or event settings differ at Cloud Elements.",
     Kind.SIGNATURES: "Signed deliveries were refused: their signature matched no key kept here.",
+    Kind.MISSING: "Cloud Elements says it notified events that never arrived here.",
 }
 
 
