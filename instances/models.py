@@ -243,11 +243,15 @@ class WebhookSettings(models.Model):
     # 72 hours) stay acceptable until this time.
     previous_signature_key = EncryptedTextField(blank=True)
     previous_signature_key_expires_at = models.DateTimeField(null=True, blank=True)
-    # (Declared last: the receiver's raw read lists the columns in this order.)
+    # Hours without a delivery after which the health sweep calls it silent (None: the
+    # SILENT_AFTER_HOURS default): a quiet account may expect days between events.
+    quiet_hours = models.PositiveIntegerField(null=True, blank=True)
     # Imported: Cloud Elements holds a key it shows masked, and none was entered here yet, so
     # this instance's deliveries cannot be verified.
     signature_key_unknown = models.BooleanField(default=False)
 
+    # The receiver's raw read (events/ingest.py) hands these fields' values over in the order
+    # they are declared here.
     KEY_OVERLAP = timedelta(hours=72)
 
     class Meta:

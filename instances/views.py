@@ -134,6 +134,7 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
         "chart_height": charts.CHART_HEIGHT,
         "bar_width": charts.BAR_WIDTH,
         "sandbox": settings.CLOUD_ELEMENTS_SANDBOX,
+        "silent_after_hours": settings.SILENT_AFTER_HOURS,
         "drift": snapshots.drift(instance) if instance.drifted else [],
         "problems": instance.problems.filter(resolved_at__isnull=True).select_related(
             "acknowledged_by"

@@ -13,3 +13,12 @@ class AcknowledgeForm(forms.Form):
         if until and until < timezone.localdate():
             raise forms.ValidationError("the date is in the past.")
         return until
+
+
+class QuietPeriodForm(forms.Form):
+    hours = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=24 * 365,
+        error_messages={"min_value": "at least 1 hour.", "max_value": "at most a year."},
+    )

@@ -70,3 +70,12 @@ def attention_summary() -> dict:
         )
     mark = SweepMark.objects.order_by("pk").first()
     return {"kinds": kinds, "swept_at": mark.finished_at if mark else None}
+
+
+def set_quiet_period(*, instance, hours: int | None, actor) -> None:
+    """A quiet period of its own for the instance (None: the SILENT_AFTER_HOURS default)."""
+    webhook = instance.webhook
+    webhook.quiet_hours = hours
+    webhook.save(update_fields=["quiet_hours"])
+    period = f"{hours} hours" if hours else "the default"
+    core.record(instance, AuditEntry.Action.UPDATED, actor=actor, detail=f"Silent after {period}.")

@@ -189,14 +189,24 @@ def _record_missing(notified: list[tuple[int, str, datetime]]) -> None:
 def _silence(now: datetime) -> tuple[int, int]:
     """Active instances with events on and no delivery for SILENT_AFTER_HOURS (counted from
     their creation when none ever came)."""
-    cutoff = now - timedelta(hours=settings.SILENT_AFTER_HOURS)
-    listening = ElementInstance.objects.filter(status=ACTIVE, webhook__enabled=True)
-    quiet = (
-        listening.annotate(last=Max("daily_event_counts__last_received_at"))
-        .filter(Q(last__lt=cutoff) | Q(last__isnull=True, created_at__lt=cutoff))
-        .values_list("pk", flat=True)
+    listening = ElementInstance.objects.filter(status=ACTIVE, webhook__enabled=True).annotate(
+        last=Max("daily_event_counts__last_received_at")
     )
-    return _set_exactly(Kind.SILENT, set(quiet), now)
+    # The default period for most; the few with a period of their own, a query per period.
+    own = listening.filter(webhook__quiet_hours__isnull=False).values_list(
+        "webhook__quiet_hours", flat=True
+    )
+    periods = [(settings.SILENT_AFTER_HOURS, Q(webhook__quiet_hours__isnull=True))]
+    periods += [(hours, Q(webhook__quiet_hours=hours)) for hours in sorted(set(own))]
+    quiet: set[int] = set()
+    for hours, which in periods:
+        cutoff = now - timedelta(hours=hours)
+        quiet |= set(
+            listening.filter(which)
+            .filter(Q(last__lt=cutoff) | Q(last__isnull=True, created_at__lt=cutoff))
+            .values_list("pk", flat=True)
+        )
+    return _set_exactly(Kind.SILENT, quiet, now)
 
 
 def _set_exactly(kind: str, having: set[int], now: datetime) -> tuple[int, int]:

@@ -11,10 +11,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from instances.health import services
-from instances.health.forms import AcknowledgeForm
+from instances.health.forms import AcknowledgeForm, QuietPeriodForm
 from instances.health.models import Incident, Problem
 from instances.lib import keyset
 from instances.lib.pages import can_change, page
+from instances.models import ElementInstance
 
 
 @require_GET
@@ -83,3 +84,26 @@ def incident(request, pk: int):
         "deliveries": found.deliveries.select_related("channel")[:100],
     }
     return page(request, "health/incident.html", context)
+
+
+@require_POST
+@staff_member_required
+@can_change
+def quiet_period(request, uuid):
+    """How long this instance may go without a delivery before it counts as silent."""
+    instance = get_object_or_404(ElementInstance.objects.select_related("webhook"), uuid=uuid)
+    form = QuietPeriodForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not changed: " + "; ".join(form.errors["hours"]))
+        return redirect(instance)
+    services.set_quiet_period(
+        instance=instance, hours=form.cleaned_data["hours"], actor=request.user
+    )
+    hours = instance.webhook.quiet_hours
+    messages.success(
+        request,
+        f"Silent after {hours} hours without a delivery."
+        if hours
+        else "Silent after the default period without a delivery.",
+    )
+    return redirect(instance)

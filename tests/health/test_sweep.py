@@ -157,3 +157,25 @@ def test_acknowledging_takes_a_problem_out_of_the_counts_not_off_the_page(
     )
     sweep.recount()
     assert ProblemCount.objects.get(kind=Kind.INVALID, dimension="all").count == 1
+
+
+def test_an_instance_may_have_a_quiet_period_of_its_own(client, operator, make_instance, settings):
+    settings.SILENT_AFTER_HOURS = 72
+    weekly = make_instance("Weekly reports", status=ACTIVE, remote_id=40)
+    ElementInstance.objects.filter(pk=weekly.pk).update(
+        created_at=timezone.now() - timedelta(days=4)
+    )
+    weekly.webhook.enabled = True
+    weekly.webhook.save()
+    client.force_login(operator)
+
+    refused = client.post(reverse("health:quiet_period", args=[weekly.uuid]), {"hours": "0"})
+    assert refused.status_code == 302 and weekly.webhook.quiet_hours is None
+    client.post(reverse("health:quiet_period", args=[weekly.uuid]), {"hours": "168"})
+    sweep.sweep()
+    assert _open(weekly) == set()  # four days quiet, a week allowed
+
+    client.post(reverse("health:quiet_period", args=[weekly.uuid]), {"hours": ""})
+    sweep.sweep()
+    assert _open(weekly) == {Kind.SILENT}  # back to the default 72 hours
+    assert "72 hours (the default)" in client.get(weekly.get_absolute_url()).text
