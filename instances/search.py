@@ -8,7 +8,9 @@ matches the Cloud Elements id exactly, a tag its name whatever the case.
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.lookups import Exact
@@ -70,22 +72,48 @@ def tags_in_use() -> QuerySet:
     return Tag.objects.filter(Exists(TagLink.objects.filter(tag_id=OuterRef("pk"))))
 
 
-# The list counts matches exactly up to this many; past it, the planner's estimate.
-EXACT_COUNT_CAP = 10_000
+# The list counts matches exactly when there are at most this many (by the planner's estimate,
+# checked by a COUNT over at most one more row); past it, it shows the estimate.
+EXACT_COUNT_CAP = 1_000
 
 
-def count_matching(queryset: QuerySet) -> tuple[int, bool]:
-    """How many rows match, and whether that is exact: a COUNT over at most EXACT_COUNT_CAP
-    rows (constant cost), past which PostgreSQL's estimate of the plan's rows stands in (as the
-    admin's paginator estimates a big table). SQLite has no estimate: the cap, not exact."""
-    capped = queryset.order_by().values("pk")[: EXACT_COUNT_CAP + 1].count()
+class MatchCount(NamedTuple):
+    count: int
+    exact: bool
+    # Past the cap on SQLite, which has no estimate: "more than `count`".
+    at_least: bool = False
+
+    @property
+    def words(self) -> str:
+        if self.exact:
+            return f"{self.count:,}"
+        return f"more than {self.count:,}" if self.at_least else f"about {self.count:,}"
+
+
+def count_matching(queryset: QuerySet) -> MatchCount:
+    """How many rows match, at a cost that does not grow with the table: on PostgreSQL the
+    planner's estimate first (EXPLAIN, no rows read); at most EXACT_COUNT_CAP, an exact COUNT
+    over at most one more row; past it (or when that COUNT finds the estimate too low) the
+    estimate, as the admin's paginator does. SQLite has no estimate: "more than 1,000"."""
+    rows = queryset.order_by().values("pk")
+    estimate = _estimate(rows) if connection.vendor == "postgresql" else 0
+    if estimate > EXACT_COUNT_CAP:
+        return MatchCount(estimate, exact=False)
+    capped = rows[: EXACT_COUNT_CAP + 1].count()
     if capped <= EXACT_COUNT_CAP:
-        return capped, True
+        return MatchCount(capped, exact=True)
     if connection.vendor != "postgresql":
-        return EXACT_COUNT_CAP, False
-    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+        return MatchCount(EXACT_COUNT_CAP, exact=False, at_least=True)
+    return MatchCount(max(estimate, capped), exact=False)
+
+
+def _estimate(rows: QuerySet) -> int:
+    try:
+        sql, params = rows.query.sql_with_params()
+    except EmptyResultSet:
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
     plan = json.loads(plan) if isinstance(plan, str) else plan
-    return max(EXACT_COUNT_CAP + 1, int(plan[0]["Plan"]["Plan Rows"])), False
+    return int(plan[0]["Plan"]["Plan Rows"])

@@ -77,7 +77,7 @@ def index(request: HttpRequest) -> HttpResponse:
     oauth.release_expired_consents()
     filters = InstanceFilterForm(request.GET)
     matching = filters.filter(ElementInstance.objects.all())
-    count, exact = search.count_matching(matching)
+    matched = search.count_matching(matching)
     instances = (
         filters.filter(links.with_waiting_consent(ElementInstance.objects))
         .select_related("webhook", "created_by")
@@ -95,8 +95,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "query": urlencode(keep, doseq=True),
         "here": request.get_full_path(),
         "tags": search.tags_in_use(),
-        "count": count,
-        "count_exact": exact,
+        "matched": matched,
         "new_at_cloud_elements": imports.count_new(),
         **jobs.list_notices(),
     }

@@ -62,7 +62,7 @@ def start_job(*, kind: str, instances: QuerySet[ElementInstance] | list[int], ac
 def start_filter_job(*, kind: str, query: str, actor) -> Job:
     """A job over every instance the list's filter matches: the job records the filter, and
     the worker makes the items (not thousands of ids in a form, nor in this request)."""
-    count, _exact = search.count_matching(forms.matching(query))
+    count = search.count_matching(forms.matching(query)).count
     if not count:
         raise JobError("No instance matches this filter, so no job was started.")
     with transaction.atomic():
