@@ -3,7 +3,11 @@ current, then rewrite the attention page's counts from the open problems.
 
 Invalid, disabled, deleted and drifted are read from the instance's own state, which the health
 check, syncs and account scans keep: only instances updated since the last sweep are read.
-Silent is a matter of time passing: events on, and nothing received for SILENT_AFTER_HOURS.
+Silent is a matter of time passing: events on, and nothing received for its quiet period.
+Signature failures come from the receiver's hourly refusal counts; deliveries missing here from
+Cloud Elements' account-wide event log, read from where the last sweep stopped. New problems
+then join the open incident of their kind (or open one), and incidents whose problems are all
+gone (or acknowledged) are resolved.
 """
 
 from __future__ import annotations
@@ -59,24 +63,21 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     mark = SweepMark.objects.order_by("pk").first() or SweepMark(
         changed_since=datetime(2000, 1, 1, tzinfo=UTC)
     )
-    opened, resolved = _flags(mark.changed_since, now)
-    silent_opened, silent_resolved = _silence(now)
-    refused_opened, refused_resolved = _refusals(now)
-    lost_opened, lost_resolved = _missing(mark, now)
-    refused_opened, refused_resolved = (
-        refused_opened + lost_opened,
-        refused_resolved + lost_resolved,
-    )
-    silent_opened, silent_resolved = (
-        silent_opened + refused_opened,
-        silent_resolved + refused_resolved,
-    )
+    changes = [
+        _flags(mark.changed_since, now),
+        _silence(now),
+        _refusals(now),
+        _missing(mark, now),
+    ]
     _group(now)
     recount()
     mark.changed_since = now - OVERLAP
     mark.finished_at = timezone.now()
     mark.save()
-    result = {"opened": opened + silent_opened, "resolved": resolved + silent_resolved}
+    result = {
+        "opened": sum(opened for opened, _ in changes),
+        "resolved": sum(resolved for _, resolved in changes),
+    }
     logger.info("health sweep: %s", result)
     return result
 
