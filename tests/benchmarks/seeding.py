@@ -43,7 +43,8 @@ def execute(sql: str, params=None) -> None:
 def seed_instances(first: int, last: int) -> None:
     """Instances first..last (ids), with webhook settings and one or two of TAGS tags.
 
-    One name in 16 says "Acme" and one instance in 10 has failed, so that the searched and
+    One name in 16 says "Acme", one instance in 10 has failed, one in 16 is changed and
+    another one in 16 deleted at Cloud Elements, one in 5 imported, so that the searched and
     filtered pages are full pages on the small data set too: a ratio then compares the same
     page drawn from 1,000 or 100,000 rows, not 10 rows with 50.
     """
@@ -61,11 +62,11 @@ def seed_instances(first: int, last: int) -> None:
                'oauth2', 'bench-app', %s, '', '',
                CASE WHEN g %% 50 = 10 THEN 'draft' WHEN g %% 10 = 1 THEN 'failed'
                     WHEN g %% 97 = 13 THEN 'deleted' ELSE 'active' END,
-               1000000 + g, %s, true, false, g %% 211 = 5, '', '',
+               1000000 + g, %s, true, false, g %% 16 = 5, '', '',
                timestamptz '2026-01-01' + g * interval '2 minutes',
                timestamptz '2026-01-01' + g * interval '2 minutes',
                CASE WHEN g %% 5 = 2 THEN 'imported' ELSE 'created' END, 'sandbox', '{}', '',
-               g %% 199 = 3
+               g %% 16 = 3
         FROM generate_series(%s, %s) AS g
         """,
         [secret, token, first, last],
