@@ -62,7 +62,7 @@ def send(delivery_id: int) -> Delivery:
     the failure against the channel)."""
     with transaction.atomic():
         delivery = (
-            Delivery.objects.select_for_update()
+            Delivery.objects.select_for_update(of=("self",))
             .select_related("channel", "incident")
             .filter(pk=delivery_id, status=Status.PENDING)
             .first()
