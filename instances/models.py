@@ -162,6 +162,9 @@ class ElementInstance(models.Model):
             ),
             # The health sweep reads the instances changed since its last run.
             models.Index(fields=["updated_at"], name="instance_updated"),
+            # Search and the events' admin find an instance by its Cloud Elements id alone
+            # (the unique index leads with the account: looked up without it, it is read whole).
+            models.Index(fields=["remote_id"], name="instance_remote_id"),
         ]
 
     def __str__(self) -> str:
