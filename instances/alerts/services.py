@@ -12,7 +12,7 @@ import hmac
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
@@ -57,28 +57,30 @@ def send_test(channel: Channel) -> Delivery:
     return send(delivery.pk)
 
 
-def send(delivery_id: int) -> Delivery:
-    """Send one pending delivery; on failure, wait longer each time, then give up (and count
-    the failure against the channel)."""
+def send(delivery_id: int, *, now: datetime | None = None) -> Delivery:
+    """Send one pending delivery that is due; on failure, wait longer each time, then give up
+    (and count the failure against the channel). A second task for the same delivery (queued
+    again by a later dispatch) finds it claimed, not due, and sends nothing."""
+    now = max(now or timezone.now(), timezone.now())
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
             .select_related("channel", "incident")
-            .filter(pk=delivery_id, status=Status.PENDING)
+            .filter(pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now)
             .first()
         )
         if delivery is None:
             return Delivery.objects.get(pk=delivery_id)
         # Claimed: a second worker given the same id finds it pushed into the future.
         Delivery.objects.filter(pk=delivery.pk).update(
-            attempts=F("attempts") + 1, next_attempt_at=timezone.now() + timedelta(minutes=10)
+            attempts=F("attempts") + 1, next_attempt_at=now + timedelta(minutes=10)
         )
     delivery.refresh_from_db()
     channel = delivery.channel
     try:
         delivery.response_status = _deliver(delivery)
     except Exception as error:  # noqa: BLE001 (any failure of the channel is recorded)
-        return _failed(delivery, channel, error)
+        return _failed(delivery, channel, error, now)
     delivery.status = Status.SENT
     delivery.sent_at = timezone.now()
     delivery.next_attempt_at = None
@@ -88,7 +90,7 @@ def send(delivery_id: int) -> Delivery:
     return delivery
 
 
-def _failed(delivery: Delivery, channel: Channel, error: Exception) -> Delivery:
+def _failed(delivery: Delivery, channel: Channel, error: Exception, now: datetime) -> Delivery:
     delivery.last_error = str(error)[:2000] or type(error).__name__
     if delivery.attempts >= MAX_ATTEMPTS or delivery.event == Event.TEST:
         delivery.status = Status.FAILED
@@ -99,7 +101,7 @@ def _failed(delivery: Delivery, channel: Channel, error: Exception) -> Delivery:
             flagged_at=channel.flagged_at or (timezone.now() if failures >= FLAG_AFTER else None),
         )
     else:
-        delivery.next_attempt_at = timezone.now() + FIRST_WAIT * 2 ** (delivery.attempts - 1)
+        delivery.next_attempt_at = now + FIRST_WAIT * 2 ** (delivery.attempts - 1)
     delivery.save()
     logger.warning("alert delivery %s to %s failed: %s", delivery.pk, channel, delivery.last_error)
     return delivery

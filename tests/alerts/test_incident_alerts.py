@@ -28,7 +28,7 @@ def subject(mail) -> str:
 
 def _send_due(now=None) -> list[Delivery]:
     """What the task worker does with what dispatch queued."""
-    return [services.send(pk) for pk in dispatch.dispatch(now)]
+    return [services.send(pk, now=now) for pk in dispatch.dispatch(now)]
 
 
 def _fleet(make_instance, count: int, **fields) -> list[ElementInstance]:
@@ -147,6 +147,17 @@ def test_channels_filter_by_problem_element_and_tag(make_instance, smtp):
     sweep.sweep()
     _send_due()
     assert [m["to"] for m in smtp] == [["eu@example.com"]]
+
+
+def test_a_delivery_queued_twice_is_sent_once(make_instance, listener):
+    Channel.objects.create(name="Hook", kind="webhook", target=listener.url)
+    _fleet(make_instance, 1, remote_valid=False)
+    sweep.sweep()
+    [pk] = dispatch.dispatch()
+
+    first, second = services.send(pk), services.send(pk)  # two tasks for one delivery
+
+    assert first.status == second.status == "sent" and len(listener.received) == 1
 
 
 def test_a_reminder_a_day_while_it_stays_open(make_instance, smtp):
