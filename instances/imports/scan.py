@@ -13,24 +13,22 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from array import array
 from bisect import bisect_left
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from instances import parameters, services, snapshots
+from instances import services, snapshots
 from instances.cloud_elements import client as ce
+from instances.imports import rows
 from instances.imports.models import DiscoveredInstance
 from instances.jobs import engine
 from instances.jobs import services as jobs
 from instances.jobs.models import Job
-from instances.models import AuditEntry, ElementInstance, Tag, WebhookSettings
+from instances.models import AuditEntry, ElementInstance
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +137,9 @@ class _Scan:
             self._skip("An entry without a usable id was left out.")
         known = _fingerprints(self.account, listed)
         self.summary["known"] += len(known)
-        changed = [r for r in listed.values() if r.id in known and known[r.id] != _print(r)]
+        changed = [
+            r for r in listed.values() if r.id in known and known[r.id] != snapshots.fingerprint(r)
+        ]
         new = [r for r in listed.values() if r.id not in known]
         if new and self.import_new:
             new = self._complete(new, token)
@@ -189,7 +189,7 @@ class _Scan:
 
     def _insert(self, new: list[ce.Instance]) -> None:
         detail = f"Imported from Cloud Elements by job {self.job.pk}."
-        ours = insert(new, actor=self.job.created_by, detail=detail, tag_ids=self.tags)
+        ours = rows.insert(new, actor=self.job.created_by, detail=detail, tag_ids=self.tags)
         self.summary["imported"] += len(ours)
         self.summary["known"] += len(new) - len(ours)
 
@@ -205,7 +205,7 @@ class _Scan:
                     "tags": remote.tags,
                     "valid": remote.valid,
                     "disabled": remote.disabled,
-                    "remote_created_at": _when(remote.created_date),
+                    "remote_created_at": rows.created_at(remote),
                     "seen_at": now,
                 },
             )
@@ -214,7 +214,7 @@ class _Scan:
     def _apply_changes(self, changed: list[ce.Instance]) -> None:
         """Valid and disabled are Cloud Elements' to say; names, tags and events differing
         from here are drift: recorded and shown, never taken silently."""
-        rows = (
+        changed_here = (
             ElementInstance.objects.filter(
                 account=self.account, remote_id__in=[r.id for r in changed]
             )
@@ -223,7 +223,7 @@ class _Scan:
             .prefetch_related("tags")
         )
         remote_by_id = {r.id: r for r in changed}
-        for instance in rows:
+        for instance in changed_here:
             remote = remote_by_id[instance.remote_id]
             was_drifted = instance.drifted
             instance.remote_valid = remote.valid
@@ -324,93 +324,6 @@ class _Scan:
         self.summary["deleted"] += 1
 
 
-def insert(
-    new: list[ce.Instance], *, actor, detail: str, tag_ids: dict[str, int] | None = None
-) -> dict[int, int]:
-    """Local rows for instances of the account, with their webhook settings, tags and audit
-    entry; returns {remote id: local id} of the rows this call made. One that a concurrent scan
-    inserted first is skipped by the unique (account, remote id), and only ours get the rest."""
-    account = ce.account()
-    now = timezone.now()
-    actor = actor if getattr(actor, "is_authenticated", False) else None
-    tag_ids = {} if tag_ids is None else tag_ids
-    rows = [_row(remote, account, now, actor) for remote in new]
-    ElementInstance.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    ours = dict(
-        ElementInstance.objects.filter(uuid__in=[row.uuid for row in rows]).values_list(
-            "remote_id", "pk"
-        )
-    )
-    by_id = {remote.id: remote for remote in new if remote.id in ours}
-    WebhookSettings.objects.bulk_create(
-        [_webhook(ours[rid], remote) for rid, remote in by_id.items()], batch_size=500
-    )
-    TagLink = ElementInstance.tags.through
-    TagLink.objects.bulk_create(
-        [
-            TagLink(elementinstance_id=ours[rid], tag_id=tag_id)
-            for rid, remote in by_id.items()
-            for tag_id in _tag_ids(remote.tags, tag_ids)
-        ],
-        ignore_conflicts=True,
-        batch_size=1000,
-    )
-    AuditEntry.objects.bulk_create(
-        [
-            AuditEntry(instance_id=pk, action=Action.IMPORTED, actor=actor, detail=detail)
-            for pk in ours.values()
-        ],
-        batch_size=500,
-    )
-    DiscoveredInstance.objects.filter(account=account, remote_id__in=list(ours)).delete()
-    return ours
-
-
-def import_one(remote: ce.Instance, *, actor) -> ElementInstance:
-    """Import one instance read from Cloud Elements (or answer the row already here)."""
-    with transaction.atomic():
-        insert([remote], actor=actor, detail="Imported from Cloud Elements.")
-    return ElementInstance.objects.get(account=ce.account(), remote_id=remote.id)
-
-
-def _row(remote: ce.Instance, account: str, now: datetime, actor) -> ElementInstance:
-    configuration = remote.configuration
-    auth_type = str(configuration.get("authentication.type") or parameters.OAUTH2)
-    if auth_type not in ElementInstance.AuthenticationType.values:
-        auth_type = parameters.OAUTH2
-    return ElementInstance(
-        uuid=uuid.uuid4(),
-        origin=ElementInstance.Origin.IMPORTED,
-        account=account,
-        remote_id=remote.id,
-        element_key=(remote.element_key or parameters.DEFAULT_ELEMENT_KEY)[:64],
-        name=(remote.name or f"Instance {remote.id}")[:200],
-        authentication_type=auth_type,
-        # Cloud Elements masks the OAuth app and API key: never invented, the page asks.
-        oauth_api_key=(remote.setting("oauth.api.key") or "")[:200],
-        oauth_api_secret=remote.setting("oauth.api.secret") or "",
-        oauth_callback_url=(remote.setting("oauth.callback.url") or "")[:500],
-        api_key=remote.setting(parameters.API_KEY_PARAMETER) or "",
-        status=Status.ACTIVE,
-        remote_token=remote.token,
-        remote_valid=remote.valid,
-        remote_disabled=remote.disabled,
-        remote_created_at=_when(remote.created_date),
-        remote_snapshot=snapshots.remote(remote),
-        remote_fingerprint=_print(remote),
-        synced_at=now,
-        created_by=actor,
-    )
-
-
-def _tag_ids(names: list[str], known: dict[str, int]) -> list[int]:
-    """Tag ids for `names`, creating missing tags; `known` (lower-case name → id) is a cache."""
-    missing = [name for name in names if Tag.normalize(name).lower() not in known]
-    for tag in Tag.for_names(missing) if missing else ():
-        known[tag.name.lower()] = tag.pk
-    return sorted({known[Tag.normalize(n).lower()] for n in names if Tag.normalize(n)})
-
-
 def _fingerprints(account: str, ids) -> dict[int, str]:
     """{remote id: fingerprint} of those of `ids` known here. Ids that come in a dense run (as
     pages in id order do) are read as a range: one index range instead of hundreds of
@@ -420,41 +333,16 @@ def _fingerprints(account: str, ids) -> dict[int, str]:
     low, high = min(ids), max(ids)
     here = ElementInstance.objects.filter(account=account)
     if high - low < 2 * len(ids):
-        rows = here.filter(remote_id__gte=low, remote_id__lte=high)
+        matching = here.filter(remote_id__gte=low, remote_id__lte=high)
     else:
-        rows = here.filter(remote_id__in=list(ids))
-    found = rows.values_list("remote_id", "remote_fingerprint")
+        matching = here.filter(remote_id__in=list(ids))
+    found = matching.values_list("remote_id", "remote_fingerprint")
     return {remote_id: digest for remote_id, digest in found if remote_id in ids}
 
 
 def _contains(sorted_ids: array, value: int) -> bool:
     at = bisect_left(sorted_ids, value)
     return at < len(sorted_ids) and sorted_ids[at] == value
-
-
-def _print(remote: ce.Instance) -> str:
-    return snapshots.fingerprint(remote)
-
-
-def _when(value: str) -> datetime | None:
-    try:
-        parsed = parse_datetime(value) if value else None
-    except ValueError:
-        return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
-    return parsed
-
-
-def _webhook(instance_id: int, remote: ce.Instance) -> WebhookSettings:
-    key = remote.configuration.get("event.notification.signature.key")
-    return WebhookSettings(
-        instance_id=instance_id,
-        enabled=remote.events_enabled,
-        callback_url=(remote.setting(snapshots.CALLBACK_URL) or "")[:500],
-        signature_key=remote.setting("event.notification.signature.key") or "",
-        signature_key_unknown=key == parameters.MASKED,
-    )
 
 
 # --- Starting and resuming ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from instances import services, snapshots
 from instances.cloud_elements import client as ce
 from instances.forms import webhook_url
 from instances.imports.models import DiscoveredInstance
-from instances.imports.scan import import_one
+from instances.imports.rows import import_one
 from instances.models import AuditEntry, ElementInstance
 
 Action = AuditEntry.Action
