@@ -122,22 +122,32 @@ def _deliver(delivery: Delivery) -> int | None:
     signature = hmac.new(
         channel.signing_secret.encode(), f"{stamp}.{body}".encode(), hashlib.sha256
     ).hexdigest()
-    response = requests.post(
-        channel.target,
-        data=body.encode(),
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "cloud-elements-dashboard-alerts",
-            "X-Dashboard-Delivery": str(delivery.pk),
-            "X-Dashboard-Timestamp": stamp,
-            "X-Dashboard-Signature": f"sha256={signature}",
-        },
-        timeout=WEBHOOK_TIMEOUT,
-        allow_redirects=False,
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "cloud-elements-dashboard-alerts",
+        "X-Dashboard-Delivery": str(delivery.pk),
+        "X-Dashboard-Timestamp": stamp,
+        "X-Dashboard-Signature": f"sha256={signature}",
+    }
+    try:
+        response = _post(channel, body, headers)
+    except requests.RequestException as error:
+        # Never the exception's text: it names the URL, whose path is the secret of a Slack
+        # (and many another) incoming webhook, and it would reach the incident page and the log.
+        raise DeliveryError(f"The webhook could not be reached ({type(error).__name__}).") from None
     if not 200 <= response.status_code < 300:
         raise DeliveryError(f"The webhook answered {response.status_code}.")
     return response.status_code
+
+
+def _post(channel: Channel, body: str, headers: dict[str, str]) -> requests.Response:
+    return requests.post(
+        channel.target,
+        data=body.encode(),
+        headers=headers,
+        timeout=WEBHOOK_TIMEOUT,
+        allow_redirects=False,
+    )
 
 
 def message(delivery: Delivery) -> tuple[str, str, dict]:

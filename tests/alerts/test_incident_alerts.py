@@ -175,9 +175,12 @@ def test_a_reminder_a_day_while_it_stays_open(make_instance, smtp):
     assert subjects[1].startswith("[Still open] 1 Dropbox instance became invalid")
 
 
-def test_send_a_test_from_the_admin(admin_client, smtp, listener):
+def test_send_a_test_from_the_admin(admin_client, smtp, listener, caplog):
     mail = Channel.objects.create(name="Mail", kind="email", target="x@example.com")
-    broken = Channel.objects.create(name="Nowhere", kind="webhook", target="http://127.0.0.1:9/")
+    secret_path = "/services/T0001/B0002/sEcReTtOkEn"  # a Slack webhook's path is its secret
+    broken = Channel.objects.create(
+        name="Nowhere", kind="webhook", target=f"http://127.0.0.1:9{secret_path}"
+    )
     url = reverse("admin:alerts_channel_changelist")
 
     response = admin_client.post(
@@ -187,7 +190,10 @@ def test_send_a_test_from_the_admin(admin_client, smtp, listener):
     text = response.content.decode()
     assert "Test sent to “Mail”." in text and "Test to “Nowhere” failed:" in text
     assert subject(smtp[0]) == "Test alert"
-    assert broken.deliveries.get().status == "failed"
+    failed = broken.deliveries.get()
+    assert failed.status == "failed"
+    assert failed.last_error == "The webhook could not be reached (ConnectionError)."
+    assert "sEcReTtOkEn" not in text and "sEcReTtOkEn" not in caplog.text
 
 
 def test_the_incident_page_lists_its_instances_and_alerts(client, operator, make_instance, smtp):
