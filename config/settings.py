@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "instances.imports",
     "instances.health",
     "instances.alerts",
+    "instances.campaigns",
     "instances.sandbox",
     "django_tasks",
     "django_tasks_db",
@@ -417,6 +418,13 @@ vars().update(
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Cloud Elements dashboard <dashboard@localhost>"
 )
+
+# Re-consent campaigns: e-mails sent per minute by each worker (your relay's limit), and the
+# schedule that sends retries and reminders and closes campaigns whose links expired.
+CAMPAIGN_EMAILS_PER_MINUTE = env.int("CAMPAIGN_EMAILS_PER_MINUTE", default=6000)
+if CAMPAIGN_EMAILS_PER_MINUTE < 1:
+    raise ImproperlyConfigured("CAMPAIGN_EMAILS_PER_MINUTE must be 1 or more.")
+SCHEDULE_CAMPAIGNS_MINUTES = env.int("SCHEDULE_CAMPAIGNS_MINUTES", default=2)
 
 # The health sweep: each instance's problems kept current (and the attention page's counts).
 SCHEDULE_HEALTH_SWEEP_MINUTES = env.int("SCHEDULE_HEALTH_SWEEP_MINUTES", default=5)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
+from django.db.models import Q
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils.html import strip_tags
@@ -328,6 +329,10 @@ class InstanceFilterForm(forms.Form):
     attention = forms.ChoiceField(
         required=False, choices=[("", "All"), ("reauthorize", "Needs re-authorization")]
     )
+    owner = forms.ChoiceField(
+        required=False,
+        choices=[("", "With or without owner"), ("yes", "Owner recorded"), ("no", "No owner")],
+    )
     # The health sweep's problems (instances.health): choices named here, so that the core
     # does not import the package above it.
     problem = forms.ChoiceField(
@@ -366,6 +371,9 @@ class InstanceFilterForm(forms.Form):
             queryset = queryset.filter(drifted=True)
         elif data["remote"] == "deleted":
             queryset = queryset.filter(remote_missing=True)
+        if data["owner"]:
+            has_owner = ~Q(owner_email="")
+            queryset = queryset.filter(has_owner if data["owner"] == "yes" else ~has_owner)
         if data["attention"] == "reauthorize":
             queryset = queryset.filter(search.NEEDS_REAUTHORIZATION)
         if data["problem"]:

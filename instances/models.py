@@ -120,6 +120,10 @@ class ElementInstance(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="instances")
+    # Who owns the connected account: whom a re-consent campaign writes to. Kept here only
+    # (Cloud Elements has no such field); the address is stored in lower case.
+    owner_name = models.CharField("owner's name", max_length=200, blank=True)
+    owner_email = models.EmailField("owner's e-mail address", max_length=254, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -165,6 +169,10 @@ class ElementInstance(models.Model):
             # Search and the events' admin find an instance by its Cloud Elements id alone
             # (the unique index leads with the account: looked up without it, it is read whole).
             models.Index(fields=["remote_id"], name="instance_remote_id"),
+            # Search finds an owner by address (the whole address, as stored: lower case).
+            models.Index(
+                fields=["owner_email"], condition=~models.Q(owner_email=""), name="instance_owner"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -314,6 +322,7 @@ class AuditEntry(models.Model):
         LINK_COMPLETED = "link_completed", "Consent link completed"
         LINK_REVOKED = "link_revoked", "Consent link revoked"
         LINK_EXPIRED = "link_expired", "Expired consent link opened"
+        OWNER_CHANGED = "owner_changed", "Owner changed"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"

@@ -39,7 +39,8 @@ def with_tag(queryset: QuerySet, name: str) -> QuerySet:
 
 
 def search(queryset: QuerySet, term: str) -> QuerySet:
-    """Instances whose name contains `term`, tagged `term`, or whose Cloud Elements id it is.
+    """Instances whose name or owner's name contains `term`, tagged `term`, whose Cloud
+    Elements id it is, or whose owner's e-mail address it is.
 
     One OR of conditions that each have an index, so that the planner can choose per term:
     a term that matches many instances walks the time index and stops after a page; a term
@@ -49,7 +50,9 @@ def search(queryset: QuerySet, term: str) -> QuerySet:
     term = term.replace("\x00", "").strip()  # PostgreSQL refuses NUL in a parameter
     if not term:
         return queryset
-    match = Q(name__icontains=term)
+    match = Q(name__icontains=term) | Q(owner_name__icontains=term)
+    if "@" in term:
+        match |= Q(owner_email=term.lower())
     # The tag first (a unique index), so that the query holds its id or its few instances'.
     tag_id = Tag.objects.filter(name__iexact=term).values_list("pk", flat=True).first()
     if tag_id is not None:

@@ -10,12 +10,14 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from instances import search
 from instances.health import services
 from instances.health.forms import AcknowledgeForm, QuietPeriodForm
 from instances.health.models import Incident, Problem
 from instances.lib import keyset
 from instances.lib.pages import can_change, page
 from instances.models import ElementInstance
+from instances.search import NEEDS_REAUTHORIZATION
 
 
 @require_GET
@@ -30,7 +32,9 @@ def attention(request):
             row["url"] = _list_url(problem=group["kind"], element=row["value"])
         for row in group["tags"]:
             row["url"] = _list_url(problem=group["kind"], tag=row["value"])
-    return page(request, "health/attention.html", {"title": "Attention", **summary})
+    reauthorize = search.count_matching(ElementInstance.objects.filter(NEEDS_REAUTHORIZATION))
+    context = {"title": "Attention", "needs_reauthorization": reauthorize, **summary}
+    return page(request, "health/attention.html", context)
 
 
 def _list_url(**query) -> str:

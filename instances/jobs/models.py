@@ -22,6 +22,7 @@ class Job(models.Model):
         ENABLE = "enable", "Enable at Cloud Elements"
         IMPORT = "import", "Import from Cloud Elements"
         DISCOVER = "discover", "Look for changes at Cloud Elements"
+        CAMPAIGN = "campaign", "Re-consent campaign"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

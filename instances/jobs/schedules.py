@@ -20,6 +20,7 @@ from django_tasks import task
 
 from instances import consent
 from instances.alerts import dispatch as alerts
+from instances.campaigns import services as campaigns
 from instances.events.purge import purge_events
 from instances.health import sweep as health
 from instances.imports import scan as imports
@@ -82,6 +83,14 @@ def health_sweep() -> str:
     return f"{result['opened']} problems found, {result['resolved']} resolved, {len(queued)} alerts"
 
 
+def campaigns_tick() -> str:
+    """Campaigns: e-mails whose retry came due, reminder rounds, links that expired."""
+    done = campaigns.tick()
+    return (
+        f"{done['sent']} e-mails sent, {done['reminded']} reminders due, {done['expired']} expired"
+    )
+
+
 def recover_jobs() -> str:
     return f"recovered {len(jobs.recover_stalled_jobs())}"
 
@@ -99,6 +108,7 @@ SCHEDULES = {
         ),
         Schedule("discover", lambda: settings.SCHEDULE_DISCOVERY_MINUTES, discover),
         Schedule("health_sweep", lambda: settings.SCHEDULE_HEALTH_SWEEP_MINUTES, health_sweep),
+        Schedule("campaigns", lambda: settings.SCHEDULE_CAMPAIGNS_MINUTES, campaigns_tick),
     )
 }
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from instances import consent, oauth, parameters
+from instances.links import signals
 from instances.links.models import ConsentLink
 from instances.models import AuditEntry, ElementInstance
 from instances.services import ActionError, record
@@ -91,11 +92,13 @@ def make_link(
     purpose = _purpose_for(instance)
     token = new_token()
     now = timezone.now()
+    revoked = []
     try:
         with transaction.atomic():
             for old in instance.consent_links.open().select_for_update():
                 old.revoked_at = now
                 old.save(update_fields=["revoked_at"])
+                revoked.append(old.pk)
                 record(instance, Action.LINK_REVOKED, actor=actor, detail="Replaced by a new link.")
             link = ConsentLink.objects.create(
                 instance=instance,
@@ -115,7 +118,76 @@ def make_link(
     except IntegrityError:
         # Two links made at the same moment: the unique constraint kept one.
         raise ActionError("Another link was made at the same moment; use that one.") from None
+    signals.send(signals.REVOKED, revoked)
     return link
+
+
+@dataclass
+class MadeLinks:
+    # New links, each with its token in `.token`, in the order of the instances given.
+    links: list[ConsentLink]
+    # Links revoked to make room (an instance has one open link at a time).
+    revoked: list[int]
+
+
+@sensitive_variables("tokens")
+def make_links(
+    *, instances: list[ElementInstance], purpose: str, expires_at, note: str, actor
+) -> MadeLinks:
+    """A new link for each of many instances at once (a campaign's batch), under make_link's
+    rules, in a few statements. Call inside a transaction; the caller has checked each
+    instance's purpose. `link_event` for the revoked links is the caller's to send, once
+    its transaction committed."""
+    if not instances:
+        return MadeLinks([], [])
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    now = timezone.now()
+    ids = [instance.pk for instance in instances]
+    old = list(
+        ConsentLink.objects.open()
+        .filter(instance_id__in=ids)
+        .select_for_update()
+        .values_list("pk", "instance_id")
+    )
+    ConsentLink.objects.filter(pk__in=[pk for pk, _ in old]).update(revoked_at=now)
+    entries = [
+        AuditEntry(
+            instance_id=instance_id,
+            action=Action.LINK_REVOKED,
+            actor=user,
+            detail="Replaced by a new link.",
+        )
+        for _, instance_id in old
+    ]
+    tokens = [new_token() for _ in instances]
+    made = ConsentLink.objects.bulk_create(
+        [
+            ConsentLink(
+                instance=instance,
+                purpose=purpose,
+                token_hash=digest(token),
+                token=token,
+                note=note[:200],
+                expires_at=expires_at,
+                created_by=user,
+                created_at=now,
+            )
+            for instance, token in zip(instances, tokens, strict=True)
+        ]
+    )
+    expires = f"{expires_at:%Y-%m-%d %H:%M} UTC"
+    label = Purpose(purpose).label
+    entries += [
+        AuditEntry(
+            instance_id=link.instance_id,
+            action=Action.LINK_MADE,
+            actor=user,
+            detail=f"{label} link for {note}, expires {expires}."[:2000],
+        )
+        for link in made
+    ]
+    AuditEntry.objects.bulk_create(entries)
+    return MadeLinks(made, [pk for pk, _ in old])
 
 
 def revoke_link(*, link: ConsentLink, actor) -> None:
@@ -123,6 +195,28 @@ def revoke_link(*, link: ConsentLink, actor) -> None:
     if revoked != 1:
         raise ActionError("This link was already used or revoked.")
     record(link.instance, Action.LINK_REVOKED, actor=actor)
+    signals.send(signals.REVOKED, [link.pk])
+
+
+def revoke_links(*, link_ids: list[int], actor, detail: str) -> int:
+    """Revoke whichever of these links are still open, in a few statements; returns how many."""
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    open_links = ConsentLink.objects.open().filter(pk__in=link_ids)
+    found = list(open_links.values_list("pk", "instance_id"))
+    if not found:
+        return 0
+    with transaction.atomic():
+        ConsentLink.objects.open().filter(pk__in=[pk for pk, _ in found]).update(
+            revoked_at=timezone.now()
+        )
+        AuditEntry.objects.bulk_create(
+            AuditEntry(
+                instance_id=instance_id, action=Action.LINK_REVOKED, actor=user, detail=detail
+            )
+            for _, instance_id in found
+        )
+    signals.send(signals.REVOKED, [pk for pk, _ in found])
+    return len(found)
 
 
 # --- The account owner's side ----------------------------------------------------------------
@@ -161,6 +255,7 @@ def check_usable(link: ConsentLink) -> None:
             expiry_recorded_at=timezone.now()
         ):
             record(instance, Action.LINK_EXPIRED, outcome=AuditEntry.Outcome.FAILURE)
+            signals.send(signals.EXPIRED, [link.pk])
         raise LinkGone(
             "expired",
             f"This link expired on {timezone.localtime(link.expires_at):%d %B %Y}. "
@@ -178,6 +273,7 @@ def open_link(link: ConsentLink) -> None:
         opened_at=timezone.now()
     ):
         record(link.instance, Action.LINK_OPENED)
+        signals.send(signals.OPENED, [link.pk])
 
 
 def start(*, link: ConsentLink, session_key: str) -> str:
@@ -205,8 +301,10 @@ def complete(*, state: str, session_key: str, params: dict[str, str]) -> Outcome
             pending, params.get("error") or "invalid_request", params, actor=None
         )
         record(instance, Action.CONSENT_REFUSED, outcome=AuditEntry.Outcome.FAILURE)
+        signals.send(signals.REFUSED, [link.pk])
         return Outcome(link, instance, "refused")
     record(instance, Action.CONSENT_GIVEN)
+    signals.send(signals.CONSENT_GIVEN, [link.pk])
     # Spend the link before anything is sent: a second browser's consent for the same link
     # stops here, so one link makes at most one instance.
     claimed = ConsentLink.objects.open().filter(pk=link.pk).update(used_at=timezone.now())
@@ -225,6 +323,7 @@ def complete(*, state: str, session_key: str, params: dict[str, str]) -> Outcome
     instance.refresh_from_db()
     if instance.status == Status.ACTIVE and not instance.last_error:
         record(instance, Action.LINK_COMPLETED, detail=f"Cloud Elements id {instance.remote_id}")
+        signals.send(signals.COMPLETED, [link.pk])
         return Outcome(link, instance, "connected")
     if instance.status == Status.UNKNOWN:
         # Cloud Elements did not answer: the operator reconciles; the link stays spent.

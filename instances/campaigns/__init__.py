@@ -1,0 +1,1 @@
+"""Re-consent campaigns: consent links for many instances at once, e-mailed to their owners."""

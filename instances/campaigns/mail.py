@@ -1,0 +1,205 @@
+"""A campaign's e-mails: one per owner (listing every link of theirs), paced, retried.
+
+Mailings due are claimed in small batches (on PostgreSQL with SKIP LOCKED, so that the
+campaign's job and the schedule's tick never send the same one), sent over one SMTP connection
+per batch at most CAMPAIGN_EMAILS_PER_MINUTE, and a failure waits 1, 2, 4, 8 minutes before
+the next try; after MAX_ATTEMPTS the mailing (and its instances) count as failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from instances.campaigns.models import Campaign, Mailing, Recipient
+
+logger = logging.getLogger(__name__)
+Status = Mailing.Status
+State = Recipient.State
+MAX_ATTEMPTS = 5
+FIRST_WAIT = timedelta(minutes=1)
+# A claimed mailing whose sender died is due again after this long (it may then be sent twice).
+CLAIM = timedelta(minutes=10)
+BATCH = 100
+# The instances an e-mail lists: not done yet, link still usable.
+LISTED = (State.WAITING, State.SENT, State.FAILED, State.OPENED, State.CONSENTED, State.REFUSED)
+
+
+class Pace:
+    """At most `per_minute` sends, evenly spaced, in this process."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.interval = 60.0 / per_minute
+        self.next_at = time.monotonic()
+
+    def wait(self) -> None:
+        now = time.monotonic()
+        if self.next_at > now:
+            time.sleep(self.next_at - now)
+        self.next_at = max(now, self.next_at) + self.interval
+
+
+def due(campaign: Campaign):
+    now = timezone.now()
+    return Mailing.objects.filter(
+        campaign=campaign, status__in=[Status.DUE, Status.RETRYING]
+    ).filter(Q(next_try_at__isnull=True) | Q(next_try_at__lte=now))
+
+
+def send_due(campaign: Campaign, *, keep_going: Callable[[], bool] = lambda: True) -> int:
+    """Send every mailing of the campaign that is due now; returns how many were sent.
+
+    Stops early when `keep_going()` says so (the job was cancelled) or the campaign stopped.
+    """
+    pace = Pace(settings.CAMPAIGN_EMAILS_PER_MINUTE)
+    sent = 0
+    while True:
+        batch = _claim(campaign)
+        if not batch:
+            return sent
+        with get_connection(fail_silently=False) as smtp:
+            for mailing in batch:
+                if not _still_open(campaign):
+                    _unclaim([m.pk for m in batch])
+                    return sent
+                pace.wait()
+                sent += _send_one(campaign, mailing, smtp)
+        if not keep_going():
+            return sent
+
+
+def _claim(campaign: Campaign) -> list[Mailing]:
+    with transaction.atomic():
+        rows = due(campaign).order_by("pk")
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True)
+        batch = list(rows[:BATCH])
+        Mailing.objects.filter(pk__in=[m.pk for m in batch]).update(
+            next_try_at=timezone.now() + CLAIM
+        )
+    return batch
+
+
+def _unclaim(pks: list[int]) -> None:
+    Mailing.objects.filter(pk__in=pks, status__in=[Status.DUE, Status.RETRYING]).update(
+        next_try_at=None
+    )
+
+
+def _still_open(campaign: Campaign) -> bool:
+    return Campaign.objects.filter(
+        pk=campaign.pk, status__in=[Campaign.Status.PREPARING, Campaign.Status.RUNNING]
+    ).exists()
+
+
+def _send_one(campaign: Campaign, mailing: Mailing, smtp) -> int:
+    recipients = list(
+        mailing.recipients.filter(state__in=LISTED, link__isnull=False)
+        .select_related("instance", "link")
+        .order_by("instance__name", "pk")
+    )
+    live = [r for r in recipients if r.link.is_live]
+    if not live:
+        # Everything done (or revoked) since: nothing to say.
+        Mailing.objects.filter(pk=mailing.pk).update(status=Status.NONE, next_try_at=None)
+        return 0
+    message = compose(campaign, mailing, live)
+    message.connection = smtp
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as error:
+        _failed(campaign, mailing, error)
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        Mailing.objects.filter(pk=mailing.pk).update(
+            status=Status.SENT,
+            sent_at=now,
+            attempts=0,
+            next_try_at=None,
+            last_error="",
+            reminders_sent=mailing.round,
+        )
+        counter = "reminders_sent" if mailing.round else "emails_sent"
+        Campaign.objects.filter(pk=campaign.pk).update(**{counter: F(counter) + 1})
+        mailing.recipients.filter(state__in=[State.WAITING, State.FAILED]).update(
+            state=State.SENT, reason=""
+        )
+    return 1
+
+
+def _failed(campaign: Campaign, mailing: Mailing, error: Exception) -> None:
+    # The class and the server's answer only: never the message (it holds the links).
+    reason = type(error).__name__
+    if isinstance(error, smtplib.SMTPResponseException):
+        reason += f" {error.smtp_code}"
+    attempts = mailing.attempts + 1
+    logger.warning("Campaign %s: e-mail to mailing %s failed (%s)", campaign.pk, mailing.pk, reason)
+    if attempts < MAX_ATTEMPTS:
+        Mailing.objects.filter(pk=mailing.pk).update(
+            status=Status.RETRYING,
+            attempts=attempts,
+            next_try_at=timezone.now() + FIRST_WAIT * 2 ** (attempts - 1),
+            last_error=f"{reason}; trying again",
+        )
+        return
+    with transaction.atomic():
+        Mailing.objects.filter(pk=mailing.pk).update(
+            status=Status.FAILED,
+            attempts=attempts,
+            next_try_at=None,
+            last_error=f"{reason}; gave up after {attempts} attempts",
+        )
+        if not mailing.round:
+            Campaign.objects.filter(pk=campaign.pk).update(emails_failed=F("emails_failed") + 1)
+            mailing.recipients.filter(state=State.WAITING).update(
+                state=State.FAILED, reason=f"The e-mail could not be sent ({reason})."
+            )
+
+
+def compose(campaign: Campaign, mailing: Mailing, recipients: list[Recipient]):
+    """The e-mail: who asks, why, each instance with its link and expiry; nothing secret."""
+    organization = settings.CONSENT_ORGANIZATION_NAME
+    reauthorize = campaign.purpose == Campaign.Purpose.REAUTHORIZE
+    context = {
+        "organization": organization,
+        "campaign": campaign,
+        "name": mailing.name,
+        "reminder": mailing.round,
+        "reauthorize": reauthorize,
+        "items": [
+            {
+                "name": r.instance.name,
+                "url": r.link.get_absolute_url(),
+                "expires": r.link.expires_at,
+            }
+            for r in recipients
+        ],
+    }
+    verb = "reconnect" if reauthorize else "connect"
+    subject = f"{organization}: please {verb} your Dropbox account"
+    if len(recipients) > 1:
+        subject = f"{organization}: please {verb} your {len(recipients)} Dropbox accounts"
+    if mailing.round:
+        subject = f"Reminder: {subject}"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("campaigns/email/consent.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[mailing.email],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(
+        render_to_string("campaigns/email/consent.html", context), "text/html"
+    )
+    return message
