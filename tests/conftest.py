@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
+from email import message_from_bytes
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.contrib.auth.models import Permission, User
 
 from instances.models import ElementInstance, Tag
@@ -61,6 +64,42 @@ def sandbox_site(live_server, settings):
     settings.SITE_URL = live_server.url
     settings.CLOUD_ELEMENTS_BASE_URL = ""
     return live_server
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Inbox(list):
+    """What the SMTP server accepted: {"to": [...], "message": email.message.Message} each.
+    `refuse` answers that many next messages with a temporary failure (451)."""
+
+    refuse = 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        if self.refuse:
+            self.refuse -= 1
+            return "451 4.3.0 Try again later"
+        message = message_from_bytes(envelope.content)
+        self.append({"to": envelope.rcpt_tos, "message": message})
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server (aiosmtpd) on loopback, and Django's SMTP backend pointed at it."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield inbox
+    controller.stop()
 
 
 # CI fails on a skipped test: a skipped browser test must never pass for green.
