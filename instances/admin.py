@@ -81,6 +81,7 @@ class ElementInstanceAdmin(admin.ModelAdmin):
         "tag_list",
         "remote_id",
         "origin",
+        "owner_email",
         "created_by",
         "created_at",
     )
@@ -99,7 +100,7 @@ class ElementInstanceAdmin(admin.ModelAdmin):
     )
     # Name, exact Cloud Elements id and tag name: see get_search_results.
     search_fields = ("name",)
-    search_help_text = "Name, Cloud Elements id or tag"
+    search_help_text = "Name, Cloud Elements id, tag, owner's name or e-mail address"
     list_select_related = ("webhook", "created_by")
     paginator = admin_lists.EstimatedCountPaginator
     show_full_result_count = False
@@ -119,6 +120,8 @@ class ElementInstanceAdmin(admin.ModelAdmin):
         "oauth_api_key",
         "oauth_callback_url",
         "tags",
+        "owner_name",
+        "owner_email",
     )
     readonly_fields = ("dashboard", *LOCAL_FIELDS, "masked_oauth_api_secret", *REMOTE_OWNED)
     fieldsets = [

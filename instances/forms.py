@@ -13,7 +13,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils.html import strip_tags
 
-from instances import parameters, search
+from instances import owners, parameters, search
 from instances.models import ElementInstance
 
 P = parameters.PARAMETERS
@@ -256,8 +256,40 @@ class DraftForm(InstanceForm):
         return self._stored_when_blank("signature_key", self.instance.webhook.signature_key)
 
 
-class SettingsForm(ParameterMixin, forms.Form):
-    """What can change after creation: name, tags and the event notification settings."""
+class OwnerForm(forms.Form):
+    """The account's owner: whom a re-consent campaign writes to (kept here only)."""
+
+    owner_name = forms.CharField(label="Owner's name", required=False, max_length=200)
+    owner_email = forms.CharField(
+        label="Owner's e-mail address",
+        required=False,
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+
+    def clean_owner_name(self) -> str:
+        return _owner_value(owners.clean_name, self.cleaned_data["owner_name"])
+
+    def clean_owner_email(self) -> str:
+        return _owner_value(owners.clean_email, self.cleaned_data["owner_email"])
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("owner_name") and "owner_email" in data and not data["owner_email"]:
+            self.add_error("owner_email", owners.EMAIL_NEEDED)
+        return data
+
+
+def _owner_value(clean, value: str) -> str:
+    try:
+        return clean(value)
+    except owners.OwnerError as error:
+        raise forms.ValidationError(str(error)) from None
+
+
+class SettingsForm(ParameterMixin, OwnerForm):
+    """What can change after creation: name, tags and the event notification settings (sent to
+    Cloud Elements), and the owner (kept here)."""
 
     name = forms.CharField(max_length=200)
     tags = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from instances import consent, drafts, enablement, oauth, search, services, snapshots
+from instances import consent, drafts, enablement, oauth, owners, search, services, snapshots
 from instances.cloud_elements import client as ce
 from instances.events import charts
 from instances.forms import (
@@ -276,9 +276,18 @@ def edit(request: HttpRequest, uuid) -> HttpResponse:
         "name": instance.name,
         "tags": ", ".join(instance.tag_names()),
         "event_callback_url": instance.webhook.callback_url,
+        "owner_name": instance.owner_name,
+        "owner_email": instance.owner_email,
     }
     form = SettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
+        # The owner is kept here only: saved whatever Cloud Elements answers below.
+        owner_saved = owners.set_owner(
+            instance=instance,
+            name=form.cleaned_data["owner_name"],
+            email=form.cleaned_data["owner_email"],
+            actor=request.user,
+        )
         try:
             services.update_settings(
                 instance=instance,
@@ -300,7 +309,13 @@ def edit(request: HttpRequest, uuid) -> HttpResponse:
                     note += "; the new signature key is accepted beside the old one"
                 note += "."
             else:
-                note = "Nothing was changed."
+                note = (
+                    "Nothing was changed at Cloud Elements."
+                    if owner_saved
+                    else "Nothing was changed."
+                )
+            if owner_saved:
+                note = f"The owner was saved here. {note}"
             form.add_error(None, f"{note} {error.message}")
         else:
             messages.success(request, "Settings saved at Cloud Elements.")

@@ -9,9 +9,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from instances.campaigns import owners
 from instances.campaigns.models import Campaign
-from instances.services import ActionError
 
 MAX_DAYS = 90
 
@@ -85,32 +83,6 @@ class CampaignForm(forms.Form):
 
     def expires_at(self):
         return timezone.now() + timedelta(days=self.cleaned_data["expires_in_days"])
-
-
-class OwnerForm(forms.Form):
-    owner_name = forms.CharField(label="Owner's name", required=False, max_length=200)
-    owner_email = forms.CharField(label="Owner's e-mail address", required=False, max_length=254)
-
-    def clean_owner_name(self) -> str:
-        return _checked(owners.clean_name, self.cleaned_data["owner_name"])
-
-    def clean_owner_email(self) -> str:
-        return _checked(owners.clean_email, self.cleaned_data["owner_email"])
-
-    def clean(self) -> dict:
-        data = super().clean()
-        if data.get("owner_name") and not data.get("owner_email") and "owner_email" in data:
-            self.add_error(
-                "owner_email", "Give the owner's e-mail address too: campaigns write to it."
-            )
-        return data
-
-
-def _checked(clean, value: str) -> str:
-    try:
-        return clean(value)
-    except ActionError as error:
-        raise forms.ValidationError(error.message) from None
 
 
 class OwnersCsvForm(forms.Form):

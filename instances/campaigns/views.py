@@ -14,11 +14,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from instances import forms as instance_forms
-from instances import search
-from instances.campaigns import owners
+from instances import owners, search
 from instances.campaigns import services as campaigns
-from instances.campaigns.forms import CampaignForm, OwnerForm, OwnersCsvForm
+from instances.campaigns.forms import CampaignForm, OwnersCsvForm
 from instances.campaigns.models import Campaign, Recipient
+from instances.forms import OwnerForm
 from instances.lib.pages import can_change, page, post_or_back
 from instances.models import ElementInstance
 from instances.services import ActionError
@@ -211,7 +211,7 @@ def owners_import(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             result = owners.import_csv(form.cleaned_data["file"].read(), actor=request.user)
-        except ActionError as error:
+        except owners.OwnerError as error:
             form.add_error("file", error.message)
     status = 400 if form.errors else 200
     context = {"title": "Import owners from a CSV", "form": form, "result": result}

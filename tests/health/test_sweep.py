@@ -125,8 +125,12 @@ def test_the_attention_page_costs_the_same_queries_at_any_size(
     for n in range(30):
         make_instance(f"Broken {n}", status=ACTIVE, remote_id=100 + n, remote_valid=False)
     sweep.sweep()
-    with django_assert_max_num_queries(8):
-        assert client.get(reverse("health:attention")).status_code == 200
+    with django_assert_max_num_queries(9):
+        response = client.get(reverse("health:attention"))
+    assert response.status_code == 200
+    # The active instances needing re-authorization, offered to a re-consent campaign.
+    assert "30 active instances need re-authorization" in response.text
+    assert "Start a re-consent campaign" in response.text
 
 
 def test_acknowledging_takes_a_problem_out_of_the_counts_not_off_the_page(

@@ -122,6 +122,7 @@ def test_the_changelist_shows_the_review_columns(client, operator, make_instance
         "Tags",
         "Cloud Elements id",
         "Origin",
+        "Owner's e-mail address",
         "Created by",
         "Created at",
     ]
@@ -135,6 +136,7 @@ def test_the_changelist_shows_the_review_columns(client, operator, make_instance
         "tag_list": "eu finance",
         "remote_id": "58992",
         "origin": "Created here",
+        "owner_email": "-",
         "created_by": "alice",
     }
     assert str(instance.created_at.year) in created_at

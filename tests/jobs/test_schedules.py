@@ -29,8 +29,9 @@ def test_a_tick_queues_each_schedule_once_per_period(db):
 
     assert sorted(first) == sorted(schedules.SCHEDULES)
     assert again == []
-    assert later == ["recover_jobs"]  # the only one-minute schedule
-    assert DBTaskResult.objects.count() == len(first) + 1
+    # The one-minute schedule, and the two-minute one whose period began at 10:08.
+    assert later == ["recover_jobs", "campaigns"]
+    assert DBTaskResult.objects.count() == len(first) + 2
     assert ScheduleRun.objects.filter(name="health_check").get().period_start == datetime(
         2026, 11, 28, 10, 0, tzinfo=UTC
     )

@@ -16,33 +16,43 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from instances.models import AuditEntry, ElementInstance
-from instances.services import ActionError, record
+
+
+class OwnerError(Exception):
+    """An owner, or a file of owners, that cannot be kept; the message says why (nothing was
+    changed). Raised below the forms, which show it (hence not services.ActionError)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
 
 Action = AuditEntry.Action
 MAX_ROWS = 100_000
 CHUNK = 1_000
 # Refused rows listed on the page (the count covers them all).
 SHOWN = 200
+EMAIL_NEEDED = "Give the owner's e-mail address too: campaigns write to it."
 
 
 def clean_email(value: str) -> str:
-    """The address as stored (trimmed, lower case); ActionError with the reason when bad."""
+    """The address as stored (trimmed, lower case); OwnerError with the reason when bad."""
     value = (value or "").strip().lower()
     if not value:
         return ""
     try:
         validate_email(value)
     except ValidationError:
-        raise ActionError(f"“{value[:100]}” is not an e-mail address.") from None
+        raise OwnerError(f"“{value[:100]}” is not an e-mail address.") from None
     return value
 
 
 def clean_name(value: str) -> str:
     value = " ".join((value or "").split())
     if len(value) > 200:
-        raise ActionError("An owner's name has at most 200 characters.")
+        raise OwnerError("An owner's name has at most 200 characters.")
     if "<" in value or ">" in value:
-        raise ActionError("An owner's name cannot contain < or >.")
+        raise OwnerError("An owner's name cannot contain < or >.")
     return value
 
 
@@ -50,13 +60,18 @@ def set_owner(*, instance: ElementInstance, name: str, email: str, actor) -> boo
     """Record the instance's owner; returns whether anything changed."""
     name, email = clean_name(name), clean_email(email)
     if name and not email:
-        raise ActionError("Give the owner's e-mail address too: campaigns write to it.")
+        raise OwnerError(EMAIL_NEEDED)
     if (instance.owner_name, instance.owner_email) == (name, email):
         return False
     instance.owner_name, instance.owner_email = name, email
     with transaction.atomic():
         instance.save(update_fields=["owner_name", "owner_email", "updated_at"])
-        record(instance, Action.OWNER_CHANGED, actor=actor, detail=_words(name, email))
+        AuditEntry.objects.create(
+            instance=instance,
+            action=Action.OWNER_CHANGED,
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            detail=_words(name, email),
+        )
     return True
 
 
@@ -84,12 +99,12 @@ def import_csv(data: bytes, *, actor) -> CsvResult:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ActionError("The file is not UTF-8 text; save it as CSV (UTF-8).") from None
+        raise OwnerError("The file is not UTF-8 text; save it as CSV (UTF-8).") from None
     rows = list(csv.reader(io.StringIO(text)))
     if rows and _is_header(rows[0]):
         rows[0] = []
     if len(rows) > MAX_ROWS:
-        raise ActionError(f"The file has {len(rows):,} rows; split it into files of {MAX_ROWS:,}.")
+        raise OwnerError(f"The file has {len(rows):,} rows; split it into files of {MAX_ROWS:,}.")
     result = CsvResult()
     wanted: list[tuple[int, str, str, str]] = []
     for line, row in enumerate(rows, start=1):
@@ -101,7 +116,7 @@ def import_csv(data: bytes, *, actor) -> CsvResult:
         key, name, email = (cell.strip() for cell in row)
         try:
             name, email = clean_name(name), clean_email(email)
-        except ActionError as error:
+        except OwnerError as error:
             result.refuse(line, error.message)
             continue
         if not key or not email:
