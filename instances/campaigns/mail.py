@@ -12,6 +12,7 @@ import logging
 import smtplib
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import timedelta
 
 from django.conf import settings
@@ -67,13 +68,25 @@ def send_due(campaign: Campaign, *, keep_going: Callable[[], bool] = lambda: Tru
         batch = _claim(campaign)
         if not batch:
             return sent
-        with get_connection(fail_silently=False) as smtp:
+        smtp = get_connection(fail_silently=False)
+        try:
+            smtp.open()
+        except (smtplib.SMTPException, OSError) as error:
+            # The server cannot be reached: each claimed e-mail counts one failed attempt
+            # (and waits its turn to be tried again), like a refusal by the server.
+            for mailing in batch:
+                _failed(campaign, mailing, error)
+            return sent
+        try:
             for mailing in batch:
                 if not _still_open(campaign):
                     _unclaim([m.pk for m in batch])
                     return sent
                 pace.wait()
                 sent += _send_one(campaign, mailing, smtp)
+        finally:
+            with suppress(smtplib.SMTPException, OSError):
+                smtp.close()
         if not keep_going():
             return sent
 
