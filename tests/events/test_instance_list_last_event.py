@@ -30,7 +30,7 @@ def list_rows(client) -> dict[str, list[str]]:
     return rows
 
 
-LAST_EVENT = 5  # element, status, events, tags, Cloud Elements id, last event, ...
+LAST_EVENT = 6  # element, status, events, tags, owner, Cloud Elements id, last event, ...
 
 
 def test_the_instance_list_shows_when_the_last_event_arrived(client, operator, make_instance):
