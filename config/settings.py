@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "ninja",  # the API: its bundled Swagger UI (static files)
     # The product's domains, one app each (docs/architecture.md).
     "instances.accounts",
     "instances.links",
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
     "instances.health",
     "instances.alerts",
     "instances.campaigns",
+    "instances.api",
     "instances.sandbox",
     "django_tasks",
     "django_tasks_db",
@@ -87,6 +89,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "instances.lib.audit_context.AuditContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "instances.lib.middleware.ContentSecurityPolicyMiddleware",
     "instances.lib.hosts.CanonicalHostMiddleware",
@@ -418,6 +421,11 @@ vars().update(
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Cloud Elements dashboard <dashboard@localhost>"
 )
+
+# The API: requests per minute per token (more get 429 with Retry-After).
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+if API_RATE_LIMIT_PER_MINUTE < 1:
+    raise ImproperlyConfigured("API_RATE_LIMIT_PER_MINUTE must be 1 or more.")
 
 # Re-consent campaigns: e-mails sent per minute by each worker (your relay's limit), and the
 # schedule that sends retries and reminders and closes campaigns whose links expired.

@@ -9,6 +9,8 @@ from django.views.generic import RedirectView
 
 from instances import views
 from instances.accounts import views as accounts
+from instances.api import token_views
+from instances.api import urls as api
 
 admin.site.site_header = "Cloud Elements instances"
 admin.site.site_title = "Cloud Elements instances"
@@ -28,6 +30,11 @@ urlpatterns = [
     path("", include("instances.events.urls")),
     path("", include("instances.links.urls")),
     path("", include("instances.accounts.urls")),
+    # The API (JSON only: any other address under /api/ answers a JSON 404).
+    path("api/v1/", api.api.urls),
+    re_path(r"^api/(?P<rest>.*)$", api.not_found),
+    path("account/api-tokens/", token_views.tokens_page, name="api_tokens"),
+    path("account/api-tokens/<int:pk>/revoke/", token_views.revoke, name="api_token_revoke"),
     # Before the admin's own URLs: the admin login, in two steps for users with two-factor.
     path("admin/login/", accounts.login),
     # Events and jobs moved from the instances app to their own (docs/architecture.md): their

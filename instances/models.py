@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from instances import parameters
 from instances.cloud_elements import client as ce
+from instances.lib import audit_context
 from instances.lib.fields import EncryptedTextField
 
 
@@ -338,6 +339,8 @@ class AuditEntry(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
     detail = models.TextField(blank=True)
     request_id = models.CharField("Cloud Elements request id", max_length=100, blank=True)
+    # What acted for the actor, when not a page: an API token, a job (lib.audit_context).
+    via = models.CharField(max_length=200, blank=True, default=audit_context.current)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

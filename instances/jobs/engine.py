@@ -22,6 +22,7 @@ from django.utils import timezone
 from instances import enablement, forms, services
 from instances.cloud_elements import client as ce
 from instances.jobs.models import Job, JobItem
+from instances.lib import audit_context
 from instances.models import ElementInstance
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,13 @@ def run_job(job_id: int) -> str:
         return "not claimed"
     job = Job.objects.select_related("created_by").get(pk=job_id)
     job.attempts = attempt
+    # The history of every instance the job changes names what started it (an API token).
+    with audit_context.acting(job.via):
+        return _run(job)
+
+
+def _run(job: Job) -> str:
+    attempt, job_id = job.attempts, job.pk
     if job.kind in RUNNERS:
         return RUNNERS[job.kind](job)
     if not job.items_ready and not _make_items(job):

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from instances.lib import audit_context
+
 
 class Job(models.Model):
     class Kind(models.TextChoices):
@@ -66,6 +68,8 @@ class Job(models.Model):
     summary = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     # The worker's lease, renewed after every item; past it the job counts as abandoned.
+    # What started it for `created_by`, when not a page (an API token): its history names it.
+    via = models.CharField(max_length=200, blank=True, default=audit_context.current)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
 

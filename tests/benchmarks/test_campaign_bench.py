@@ -96,6 +96,7 @@ def test_a_campaign_over_10000_instances_is_made_and_mailed(quiet_smtp, operator
     with_address = sum(1 for _, email in fleet if email)
     assert ElementInstance.objects.count() == COUNT
 
+    load = os.getloadavg()
     env = worker_env(settings.SITE_URL, EMAIL_URL=f"smtp://127.0.0.1:{settings.EMAIL_PORT}")
     started = time.perf_counter()
     campaign = campaigns.start(
@@ -141,6 +142,11 @@ def test_a_campaign_over_10000_instances_is_made_and_mailed(quiet_smtp, operator
     tail = (job.finished_at - mails["last"]).total_seconds()
     pace = int(env.get("CAMPAIGN_EMAILS_PER_MINUTE", settings.CAMPAIGN_EMAILS_PER_MINUTE))
     sent = campaign.emails_sent
+    # The rate at the start and at the end of the mailing: does it fall as the tables grow?
+    times = list(campaign.mailings.order_by("sent_at").values_list("sent_at", flat=True))
+    step = max(1, min(1_000, (len(times) - 1) // 4))
+    early = step / max((times[step] - times[0]).total_seconds(), 1e-6)
+    late = step / max((times[-1] - times[-1 - step]).total_seconds(), 1e-6)
     verdict = ""
     if COUNT == GOAL_COUNT:
         held = "held" if total <= GOAL_SECONDS else "NOT held"
@@ -156,7 +162,10 @@ def test_a_campaign_over_10000_instances_is_made_and_mailed(quiet_smtp, operator
         f"\n    links:   {linking:.1f} s = {campaign.links_made / linking:,.0f} links/s"
         f"\n    e-mails: {mailing:.1f} s = {sent / mailing:,.0f} e-mails/s "
         f"(first one {first_mail:.2f} s after the last link; pace allows {pace / 60:,.0f}/s)"
+        f"\n      first {step:,}: {early:,.0f} e-mails/s, last {step:,}: {late:,.0f} e-mails/s"
         f"\n    the rest (campaign marked running, job done): {tail:.2f} s"
         f"\n  overall: {COUNT / total:,.0f} instances/s, {sent / total:,.0f} e-mails/s"
+        f"\n  load average before → after: {load[0]:.1f} → {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs"
         f"{verdict}"
     )

@@ -1,0 +1,132 @@
+"""`/api/v1/consent-links`: the team's app asks for a link when its customer clicks "Connect"
+(a new draft from the parameters, or an existing draft or active instance), reads how far the
+owner got, or revokes it. The same form rules and link service as the dashboard's pages."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.db import transaction
+from django.http import HttpRequest
+from ninja import Router, Status
+
+from instances import consent, owners, parameters
+from instances.api import present
+from instances.api.auth import READ, WRITE, ApiError, require
+from instances.api.common import ERRORS, find, form_errors
+from instances.api.schemas import ConsentLink, ConsentLinkRequest, NewInstance
+from instances.forms import InstanceForm, oauth_callback_url, webhook_url
+from instances.links import services as links
+from instances.links.forms import ConsentLinkForm
+from instances.links.models import ConsentLink as Link
+from instances.services import ActionError
+
+router = Router(tags=["consent links"])
+
+
+@router.post(
+    "/consent-links",
+    response={201: ConsentLink, **ERRORS},
+    summary="Make a consent link",
+)
+def make_link(request: HttpRequest, body: ConsentLinkRequest):
+    """With `new_instance`: saves a draft from the documented parameters, then its link (the
+    owner's consent creates it at Cloud Elements). With `instance`: a link for that draft, or a
+    re-authorization link for that active instance (it keeps its Cloud Elements id). Any older
+    link of the instance is revoked."""
+    if (body.instance is None) == (body.new_instance is None):
+        raise ApiError(
+            400,
+            "Give either `instance` or `new_instance`.",
+            {
+                "instance": ["Give either this or `new_instance`."],
+            },
+        )
+    extras = ConsentLinkForm(
+        {"note": body.note, "success_url": body.success_url, "error_url": body.error_url}
+    )
+    if not extras.is_valid():
+        raise ApiError(400, "Some fields are not valid.", form_errors(extras))
+    if body.new_instance is not None:
+        require(request, WRITE, "instances.add_elementinstance")
+        form = _instance_form(body.new_instance)
+        if not form.is_valid():
+            errors = {f"new_instance.{k}": v for k, v in form_errors(form).items()}
+            raise ApiError(400, "Some parameters are not valid.", errors)
+        try:
+            owner = (
+                owners.clean_name(body.new_instance.owner_name),
+                owners.clean_email(body.new_instance.owner_email),
+            )
+        except owners.OwnerError as error:
+            raise ApiError(
+                400, error.message, {"new_instance.owner_email": [error.message]}
+            ) from None
+        with transaction.atomic():
+            instance = consent.create_draft(data=form.cleaned_data, actor=request.user)
+            if owner[1]:
+                owners.set_owner(
+                    instance=instance, name=owner[0], email=owner[1], actor=request.user
+                )
+            link = _make(instance, request, extras.cleaned_data)
+    else:
+        require(request, WRITE)
+        link = _make(find(body.instance), request, extras.cleaned_data)
+    return Status(201, present.consent_link(link))
+
+
+def _make(instance, request, extras: dict) -> Link:
+    try:
+        return links.make_link(instance=instance, actor=request.user, **extras)
+    except ActionError as error:
+        raise ApiError(409, error.message) from None
+
+
+def _instance_form(new: NewInstance) -> InstanceForm:
+    """The dashboard's form, filled as its page would be: defaults for what was left out."""
+    instance_uuid = uuid.uuid4()
+    signature_key = new.signature_key
+    if new.events_enabled and not signature_key:
+        signature_key = secrets.token_urlsafe(32)  # as the form's "Generate a strong key"
+    return InstanceForm(
+        {
+            "instance_uuid": str(instance_uuid),
+            "name": new.name,
+            "element_key": new.element_key,
+            "authentication_type": parameters.OAUTH2,
+            "oauth_api_key": new.oauth_api_key,
+            "oauth_api_secret": new.oauth_api_secret,
+            "oauth_callback_url": new.oauth_callback_url or oauth_callback_url(),
+            "events_enabled": "on" if new.events_enabled else "",
+            "event_callback_url": new.event_callback_url or webhook_url(instance_uuid),
+            "signature_key": signature_key or "",
+            "tags": ", ".join(new.tags),
+        }
+    )
+
+
+def _link(link_id: int) -> Link:
+    found = Link.objects.select_related("instance").filter(pk=link_id).first()
+    if found is None:
+        raise ApiError(404, "No consent link has this id.")
+    return found
+
+
+@router.get("/consent-links/{link_id}", response={200: ConsentLink, **ERRORS}, summary="Read")
+def read_link(request: HttpRequest, link_id: int):
+    """Its state: waiting, opened, completed, expired or revoked; and its instance's status
+    (active once the owner's consent went through)."""
+    require(request, READ)
+    return present.consent_link(_link(link_id))
+
+
+@router.delete("/consent-links/{link_id}", response={200: ConsentLink, **ERRORS}, summary="Revoke")
+def revoke_link(request: HttpRequest, link_id: int):
+    require(request, WRITE)
+    link = _link(link_id)
+    try:
+        links.revoke_link(link=link, actor=request.user)
+    except ActionError as error:
+        raise ApiError(409, error.message) from None
+    return present.consent_link(_link(link_id))

@@ -1,0 +1,158 @@
+"""What the API reads and answers (pydantic, through Django Ninja): the OpenAPI schema is made
+from these and from the operations' signatures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from ninja import Field, Schema
+
+
+class Problem(Schema):
+    detail: str = Field(description="What went wrong, in a sentence.")
+    errors: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per field: what is wrong with it (400 only)."
+    )
+
+
+class Owner(Schema):
+    name: str
+    email: str
+
+
+class EventSettings(Schema):
+    enabled: bool
+    callback_url: str
+    signature_key: str = Field(description="Masked: the last four characters at most.")
+
+
+class Instance(Schema):
+    uuid: UUID
+    name: str
+    element_key: str
+    status: str
+    origin: str
+    authentication_type: str
+    cloud_elements_id: int | None
+    valid_at_cloud_elements: bool
+    disabled_at_cloud_elements: bool
+    deleted_at_cloud_elements: bool
+    changed_at_cloud_elements: bool
+    tags: list[str]
+    owner: Owner | None
+    events: EventSettings
+    problems: list[str] = Field(description="Open health problems (kinds), newest first.")
+    last_error: str
+    created_at: datetime
+    updated_at: datetime
+    url: str = Field(description="The instance's page on the dashboard.")
+
+
+class InstancePage(Schema):
+    items: list[Instance]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page.")
+    matching: int = Field(description="How many instances match (exact up to 1,000).")
+    matching_exact: bool
+
+
+class InstanceChanges(Schema):
+    """Only the fields given change. Name, tags and event settings are sent to Cloud Elements;
+    the owner is kept here."""
+
+    name: str | None = None
+    tags: list[str] | None = None
+    event_callback_url: str | None = None
+    signature_key: str | None = Field(None, description="A new key; the old one stays accepted.")
+    owner_name: str | None = None
+    owner_email: str | None = None
+
+
+class EventsSwitch(Schema):
+    enabled: bool
+
+
+class NewInstance(Schema):
+    """The documented parameters of a new oauth2 instance (the parameter table)."""
+
+    name: str
+    element_key: str = "dropbox"
+    oauth_api_key: str
+    oauth_api_secret: str
+    oauth_callback_url: str | None = Field(None, description="Default: this dashboard's.")
+    events_enabled: bool = False
+    event_callback_url: str | None = Field(None, description="Default: this dashboard's.")
+    signature_key: str | None = Field(None, description="Default: a generated one.")
+    tags: list[str] = []
+    owner_name: str = ""
+    owner_email: str = ""
+
+
+class ConsentLinkRequest(Schema):
+    """Either `instance` (a draft, or an active instance to re-authorize) or `new_instance`."""
+
+    instance: UUID | None = None
+    new_instance: NewInstance | None = None
+    note: str = ""
+    success_url: str = ""
+    error_url: str = ""
+
+
+class LinkInstance(Schema):
+    uuid: UUID
+    name: str
+    status: str
+    cloud_elements_id: int | None
+
+
+class ConsentLink(Schema):
+    id: int
+    purpose: str
+    state: Literal["waiting", "opened", "completed", "expired", "revoked"]
+    url: str | None = Field(description="The link to send; only while it can be used.")
+    expires_at: datetime
+    opened_at: datetime | None
+    used_at: datetime | None
+    revoked_at: datetime | None
+    instance: LinkInstance
+
+
+JobKind = Literal["events_on", "events_off", "sync", "disable", "enable"]
+
+
+class JobRequest(Schema):
+    """Either `instances` (their uuids) or `filter` (the list's filters, as in GET /instances)."""
+
+    kind: JobKind
+    instances: list[UUID] | None = None
+    filter: dict[str, str] | None = None
+
+
+class Job(Schema):
+    id: int
+    kind: str
+    status: str
+    total: int
+    done: int
+    failed: int
+    skipped: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    url: str
+
+
+class Event(Schema):
+    id: int
+    received_at: datetime
+    event_type: str
+    object_type: str
+    object_id: str
+    signature: str = Field(description="The verification outcome.")
+    events: list[dict]
+
+
+class EventPage(Schema):
+    items: list[Event]
+    next_cursor: str | None
