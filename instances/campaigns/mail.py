@@ -92,11 +92,14 @@ def send_due(campaign: Campaign, *, keep_going: Callable[[], bool] = lambda: Tru
 
 
 def _claim(campaign: Campaign) -> list[Mailing]:
+    # At most a minute's worth at the configured pace: a claim outlives its batch by far, and
+    # the job's lease is renewed between batches.
+    size = max(1, min(BATCH, settings.CAMPAIGN_EMAILS_PER_MINUTE))
     with transaction.atomic():
         rows = due(campaign).order_by("pk")
         if connection.features.has_select_for_update_skip_locked:
             rows = rows.select_for_update(skip_locked=True)
-        batch = list(rows[:BATCH])
+        batch = list(rows[:size])
         Mailing.objects.filter(pk__in=[m.pk for m in batch]).update(
             next_try_at=timezone.now() + CLAIM
         )
