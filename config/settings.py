@@ -432,6 +432,10 @@ if API_RATE_LIMIT_PER_MINUTE < 1:
 CAMPAIGN_EMAILS_PER_MINUTE = env.int("CAMPAIGN_EMAILS_PER_MINUTE", default=6000)
 if CAMPAIGN_EMAILS_PER_MINUTE < 1:
     raise ImproperlyConfigured("CAMPAIGN_EMAILS_PER_MINUTE must be 1 or more.")
+# SMTP connections each worker sends a campaign's e-mails over at once.
+CAMPAIGN_SMTP_CONNECTIONS = env.int("CAMPAIGN_SMTP_CONNECTIONS", default=4)
+if not 1 <= CAMPAIGN_SMTP_CONNECTIONS <= 32:
+    raise ImproperlyConfigured("CAMPAIGN_SMTP_CONNECTIONS must be from 1 to 32.")
 SCHEDULE_CAMPAIGNS_MINUTES = env.int("SCHEDULE_CAMPAIGNS_MINUTES", default=2)
 
 # The health sweep: each instance's problems kept current (and the attention page's counts).

@@ -1,8 +1,9 @@
 """A campaign's e-mails: one per owner (listing every link of theirs), paced, retried.
 
 Mailings due are claimed in small batches (on PostgreSQL with SKIP LOCKED, so that the
-campaign's job and the schedule's tick never send the same one), sent over one SMTP connection
-per batch at most CAMPAIGN_EMAILS_PER_MINUTE, and a failure waits 1, 2, 4, 8 minutes before
+campaign's job and the schedule's tick never send the same one), sent over
+CAMPAIGN_SMTP_CONNECTIONS connections at once, at most CAMPAIGN_EMAILS_PER_MINUTE, recorded a
+batch at a time, and a failure waits 1, 2, 4, 8 minutes before
 the next try; after MAX_ATTEMPTS the mailing (and its instances) count as failed.
 """
 
@@ -10,8 +11,11 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import timedelta
 
@@ -37,17 +41,20 @@ LISTED = (State.WAITING, State.SENT, State.FAILED, State.OPENED, State.CONSENTED
 
 
 class Pace:
-    """At most `per_minute` sends, evenly spaced, in this process."""
+    """At most `per_minute` sends, evenly spaced, in this process (shared by its threads)."""
 
     def __init__(self, per_minute: int) -> None:
         self.interval = 60.0 / per_minute
         self.next_at = time.monotonic()
+        self.lock = threading.Lock()
 
     def wait(self) -> None:
-        now = time.monotonic()
-        if self.next_at > now:
-            time.sleep(self.next_at - now)
-        self.next_at = max(now, self.next_at) + self.interval
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next_at)
+            self.next_at = start + self.interval
+        if start > now:
+            time.sleep(start - now)
 
 
 def due(campaign: Campaign):
@@ -68,27 +75,100 @@ def send_due(campaign: Campaign, *, keep_going: Callable[[], bool] = lambda: Tru
         batch = _claim(campaign)
         if not batch:
             return sent
-        smtp = get_connection(fail_silently=False)
-        try:
-            smtp.open()
-        except (smtplib.SMTPException, OSError) as error:
-            # The server cannot be reached: each claimed e-mail counts one failed attempt
-            # (and waits its turn to be tried again), like a refusal by the server.
-            for mailing in batch:
-                _failed(campaign, mailing, error)
+        if not _still_open(campaign):
+            _unclaim([m.pk for m in batch])
             return sent
-        try:
-            for mailing in batch:
-                if not _still_open(campaign):
-                    _unclaim([m.pk for m in batch])
-                    return sent
-                pace.wait()
-                sent += _send_one(campaign, mailing, smtp)
-        finally:
-            with suppress(smtplib.SMTPException, OSError):
-                smtp.close()
+        sent += _send_batch(campaign, batch, pace)
         if not keep_going():
             return sent
+
+
+def _send_batch(campaign: Campaign, batch: list[Mailing], pace: Pace) -> int:
+    """Compose the batch's e-mails (one query for all their instances and links), send them
+    over a few SMTP connections at once, then record the outcome in one transaction."""
+    listed: dict[int, list[Recipient]] = defaultdict(list)
+    rows = (
+        Recipient.objects.filter(
+            mailing_id__in=[m.pk for m in batch], state__in=LISTED, link__isnull=False
+        )
+        .select_related("instance", "link")
+        .order_by("instance__name", "pk")
+    )
+    for row in rows:
+        if row.link.is_live:
+            listed[row.mailing_id].append(row)
+    # Everything done (or revoked) since it was due: nothing to say.
+    idle = [m.pk for m in batch if not listed[m.pk]]
+    Mailing.objects.filter(pk__in=idle).update(status=Status.NONE, next_try_at=None)
+    messages = [(m, compose(campaign, m, listed[m.pk])) for m in batch if listed[m.pk]]
+    outcomes = _deliver(messages, pace)
+    sent = [m for m, error in outcomes if error is None]
+    _record_sent(campaign, sent)
+    for mailing, error in outcomes:
+        if error is not None:
+            _failed(campaign, mailing, error)
+    return len(sent)
+
+
+def _deliver(messages: list, pace: Pace) -> list[tuple[Mailing, Exception | None]]:
+    """Send over CAMPAIGN_SMTP_CONNECTIONS connections in parallel (a relay's round trips,
+    not this process, bound one connection's rate); no database access in the threads."""
+    if not messages:
+        return []
+    count = max(1, min(settings.CAMPAIGN_SMTP_CONNECTIONS, len(messages)))
+    shares = [messages[n::count] for n in range(count)]
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        results = pool.map(lambda share: _over_one_connection(share, pace), shares)
+        return [outcome for share in results for outcome in share]
+
+
+def _over_one_connection(share: list, pace: Pace) -> list[tuple[Mailing, Exception | None]]:
+    smtp = get_connection(fail_silently=False)
+    try:
+        smtp.open()
+    except (smtplib.SMTPException, OSError) as error:
+        # The server cannot be reached: each e-mail counts one failed attempt (and waits its
+        # turn to be tried again), as if the server had refused it.
+        return [(mailing, error) for mailing, _ in share]
+    outcomes = []
+    try:
+        for mailing, message in share:
+            pace.wait()
+            message.connection = smtp
+            try:
+                message.send()
+            except (smtplib.SMTPException, OSError) as error:
+                outcomes.append((mailing, error))
+            else:
+                outcomes.append((mailing, None))
+    finally:
+        with suppress(smtplib.SMTPException, OSError):
+            smtp.close()
+    return outcomes
+
+
+def _record_sent(campaign: Campaign, sent: list[Mailing]) -> None:
+    if not sent:
+        return
+    now = timezone.now()
+    by_round: dict[int, list[int]] = defaultdict(list)
+    for mailing in sent:
+        by_round[mailing.round].append(mailing.pk)
+    with transaction.atomic():
+        for round_number, pks in by_round.items():
+            Mailing.objects.filter(pk__in=pks).update(
+                status=Status.SENT,
+                sent_at=now,
+                attempts=0,
+                next_try_at=None,
+                last_error="",
+                reminders_sent=round_number,
+            )
+            counter = "reminders_sent" if round_number else "emails_sent"
+            Campaign.objects.filter(pk=campaign.pk).update(**{counter: F(counter) + len(pks)})
+        Recipient.objects.filter(
+            mailing_id__in=[m.pk for m in sent], state__in=[State.WAITING, State.FAILED]
+        ).update(state=State.SENT, reason="")
 
 
 def _claim(campaign: Campaign) -> list[Mailing]:
@@ -116,42 +196,6 @@ def _still_open(campaign: Campaign) -> bool:
     return Campaign.objects.filter(
         pk=campaign.pk, status__in=[Campaign.Status.PREPARING, Campaign.Status.RUNNING]
     ).exists()
-
-
-def _send_one(campaign: Campaign, mailing: Mailing, smtp) -> int:
-    recipients = list(
-        mailing.recipients.filter(state__in=LISTED, link__isnull=False)
-        .select_related("instance", "link")
-        .order_by("instance__name", "pk")
-    )
-    live = [r for r in recipients if r.link.is_live]
-    if not live:
-        # Everything done (or revoked) since: nothing to say.
-        Mailing.objects.filter(pk=mailing.pk).update(status=Status.NONE, next_try_at=None)
-        return 0
-    message = compose(campaign, mailing, live)
-    message.connection = smtp
-    try:
-        message.send()
-    except (smtplib.SMTPException, OSError) as error:
-        _failed(campaign, mailing, error)
-        return 0
-    now = timezone.now()
-    with transaction.atomic():
-        Mailing.objects.filter(pk=mailing.pk).update(
-            status=Status.SENT,
-            sent_at=now,
-            attempts=0,
-            next_try_at=None,
-            last_error="",
-            reminders_sent=mailing.round,
-        )
-        counter = "reminders_sent" if mailing.round else "emails_sent"
-        Campaign.objects.filter(pk=campaign.pk).update(**{counter: F(counter) + 1})
-        mailing.recipients.filter(state__in=[State.WAITING, State.FAILED]).update(
-            state=State.SENT, reason=""
-        )
-    return 1
 
 
 def _failed(campaign: Campaign, mailing: Mailing, error: Exception) -> None:
