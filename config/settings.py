@@ -90,6 +90,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "instances.lib.audit_context.AuditContextMiddleware",
+    "instances.api.middleware.JsonMethodNotAllowedMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "instances.lib.middleware.ContentSecurityPolicyMiddleware",
     "instances.lib.hosts.CanonicalHostMiddleware",

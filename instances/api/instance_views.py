@@ -22,11 +22,13 @@ from instances.api.common import (
     form_errors,
 )
 from instances.api.schemas import EventsSwitch, Instance, InstanceChanges, InstancePage
-from instances.forms import SettingsForm
+from instances.forms import OwnerForm, SettingsForm
 from instances.lib import keyset
 from instances.models import ElementInstance
 
 router = Router(tags=["instances"])
+# What PATCH sends to Cloud Elements; the rest (the owner) is kept here.
+REMOTE_FIELDS = {"name", "tags", "event_callback_url", "signature_key"}
 MAX_LIMIT = 200
 
 
@@ -92,16 +94,21 @@ def change_instance(request: HttpRequest, uuid: str, changes: InstanceChanges):
     require(request, WRITE)
     instance = find(uuid)
     given = changes.dict(exclude_unset=True)
-    form = SettingsForm(
-        {
+    remote = bool(REMOTE_FIELDS & given.keys())
+    values = {
+        "owner_name": given.get("owner_name", instance.owner_name),
+        "owner_email": given.get("owner_email", instance.owner_email),
+    }
+    if remote:
+        values |= {
             "name": given.get("name", instance.name),
             "tags": ", ".join(given.get("tags", instance.tag_names())),
             "event_callback_url": given.get("event_callback_url", instance.webhook.callback_url),
             "new_signature_key": given.get("signature_key") or "",
-            "owner_name": given.get("owner_name", instance.owner_name),
-            "owner_email": given.get("owner_email", instance.owner_email),
         }
-    )
+    # The dashboard's forms: the edit form's rules when something goes to Cloud Elements, the
+    # owner's alone when only the owner changes (kept here, whatever the instance's state).
+    form = SettingsForm(values) if remote else OwnerForm(values)
     if not form.is_valid():
         errors = form_errors(form)
         if "new_signature_key" in errors:
@@ -115,7 +122,7 @@ def change_instance(request: HttpRequest, uuid: str, changes: InstanceChanges):
             email=data["owner_email"],
             actor=request.user,
         )
-    if {"name", "tags", "event_callback_url", "signature_key"} & given.keys():
+    if remote:
         calling_cloud_elements(
             lambda: services.update_settings(
                 instance=instance,
@@ -129,8 +136,8 @@ def change_instance(request: HttpRequest, uuid: str, changes: InstanceChanges):
     return answer(instance)
 
 
-@router.post(
-    "/instances/{uuid}/events",
+@router.put(
+    "/instances/{uuid}/events-enabled",
     response={200: Instance, **REMOTE_ERRORS},
     summary="Events on or off",
 )

@@ -37,7 +37,7 @@ def start_job(request: HttpRequest, body: JobRequest):
             query = urlencode({k: v for k, v in form.data.items() if v})
             job = jobs.start_filter_job(kind=body.kind, query=query, actor=request.user)
         else:
-            ids = ElementInstance.objects.filter(uuid__in=body.instances[:10_000])
+            ids = ElementInstance.objects.filter(uuid__in=body.instances)
             job = jobs.start_job(kind=body.kind, instances=ids, actor=request.user)
     except jobs.JobError as error:
         raise ApiError(400, error.message) from None

@@ -73,7 +73,7 @@ def make_link(request: HttpRequest, body: ConsentLinkRequest):
     else:
         require(request, WRITE)
         link = _make(find(body.instance), request, extras.cleaned_data)
-    return Status(201, present.consent_link(link))
+    return Status(201, present.consent_link(link, with_url=True))
 
 
 def _make(instance, request, extras: dict) -> Link:
@@ -118,7 +118,8 @@ def read_link(request: HttpRequest, link_id: int):
     """Its state: waiting, opened, completed, expired or revoked; and its instance's status
     (active once the owner's consent went through)."""
     require(request, READ)
-    return present.consent_link(_link(link_id))
+    may_send = request.user.has_perm("instances.change_elementinstance")
+    return present.consent_link(_link(link_id), with_url=may_send and request.auth.allows(WRITE))
 
 
 @router.delete("/consent-links/{link_id}", response={200: ConsentLink, **ERRORS}, summary="Revoke")
@@ -129,4 +130,4 @@ def revoke_link(request: HttpRequest, link_id: int):
         links.revoke_link(link=link, actor=request.user)
     except ActionError as error:
         raise ApiError(409, error.message) from None
-    return present.consent_link(_link(link_id))
+    return present.consent_link(_link(link_id), with_url=False)

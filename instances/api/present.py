@@ -57,13 +57,15 @@ def link_state(link: ConsentLink) -> str:
     return "opened" if link.opened_at else "waiting"
 
 
-def consent_link(link: ConsentLink) -> dict:
+def consent_link(link: ConsentLink, *, with_url: bool) -> dict:
+    """`with_url`: the link itself, a credential, only for whoever may make one (as on the
+    dashboard, where only they may copy it)."""
     row = link.instance
     return {
         "id": link.pk,
         "purpose": link.purpose,
         "state": link_state(link),
-        "url": link.get_absolute_url() if link.is_live else None,
+        "url": link.get_absolute_url() if with_url and link.is_live else None,
         "expires_at": link.expires_at,
         "opened_at": link.opened_at,
         "used_at": link.used_at,

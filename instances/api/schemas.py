@@ -8,6 +8,13 @@ from typing import Literal
 from uuid import UUID
 
 from ninja import Field, Schema
+from pydantic import ConfigDict
+
+
+class Request(Schema):
+    """A request body: a JSON object whose every field is known (a misspelt one is refused)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Problem(Schema):
@@ -57,7 +64,7 @@ class InstancePage(Schema):
     matching_exact: bool
 
 
-class InstanceChanges(Schema):
+class InstanceChanges(Request):
     """Only the fields given change. Name, tags and event settings are sent to Cloud Elements;
     the owner is kept here."""
 
@@ -69,11 +76,11 @@ class InstanceChanges(Schema):
     owner_email: str | None = None
 
 
-class EventsSwitch(Schema):
+class EventsSwitch(Request):
     enabled: bool
 
 
-class NewInstance(Schema):
+class NewInstance(Request):
     """The documented parameters of a new oauth2 instance (the parameter table)."""
 
     name: str
@@ -89,7 +96,7 @@ class NewInstance(Schema):
     owner_email: str = ""
 
 
-class ConsentLinkRequest(Schema):
+class ConsentLinkRequest(Request):
     """Either `instance` (a draft, or an active instance to re-authorize) or `new_instance`."""
 
     instance: UUID | None = None
@@ -110,7 +117,9 @@ class ConsentLink(Schema):
     id: int
     purpose: str
     state: Literal["waiting", "opened", "completed", "expired", "revoked"]
-    url: str | None = Field(description="The link to send; only while it can be used.")
+    url: str | None = Field(
+        description="The link to send: while it can be used, to a token that may make links."
+    )
     expires_at: datetime
     opened_at: datetime | None
     used_at: datetime | None
@@ -121,11 +130,11 @@ class ConsentLink(Schema):
 JobKind = Literal["events_on", "events_off", "sync", "disable", "enable"]
 
 
-class JobRequest(Schema):
+class JobRequest(Request):
     """Either `instances` (their uuids) or `filter` (the list's filters, as in GET /instances)."""
 
     kind: JobKind
-    instances: list[UUID] | None = None
+    instances: list[UUID] | None = Field(None, max_length=10_000)
     filter: dict[str, str] | None = None
 
 
@@ -150,7 +159,10 @@ class Event(Schema):
     object_type: str
     object_id: str
     signature: str = Field(description="The verification outcome.")
-    events: list[dict]
+    events: list[dict] = Field(
+        description="The events it carried, as Cloud Elements normalises them: eventType, "
+        "objectType, objectId."
+    )
 
 
 class EventPage(Schema):

@@ -8,13 +8,26 @@ import logging
 from django.http import HttpRequest, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from instances.api import event_views, instance_views, job_views, link_views
 from instances.api.auth import ApiError, RateLimited, TokenAuth
 
 logger = logging.getLogger(__name__)
 
+
+class ObjectParser(Parser):
+    """Every body this API reads is a JSON object: anything else is refused (400)."""
+
+    def parse_body(self, request: HttpRequest) -> dict:
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return data
+
+
 api = NinjaAPI(
+    parser=ObjectParser(),
     title="Cloud Elements instances dashboard API",
     version="1",
     description=(
@@ -48,7 +61,7 @@ def invalid(request: HttpRequest, error: ValidationError):
     fields: dict[str, list[str]] = {}
     for item in error.errors:
         where, *location = [str(part) for part in item.get("loc", ())] or ["body"]
-        if where == "body" and len(location) > 1:
+        if where == "body":
             location = location[1:]  # the operation's parameter name, not the client's
         fields.setdefault(".".join(location) or where, []).append(item.get("msg", "Invalid."))
     return problem(400, "Some fields are not valid.", fields)
@@ -67,7 +80,10 @@ def unauthenticated(request: HttpRequest, error: AuthenticationError):
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, error: HttpError):
-    return problem(error.status_code, str(error))
+    detail = str(error)
+    if detail.startswith("Cannot parse request body"):
+        detail = "The body must be a JSON object (Content-Type: application/json)."
+    return problem(error.status_code, detail)
 
 
 @api.exception_handler(Exception)

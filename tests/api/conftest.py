@@ -41,6 +41,9 @@ class Api:
     def post(self, path: str, **kwargs) -> requests.Response:
         return self.request("POST", path, **kwargs)
 
+    def put(self, path: str, **kwargs) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
     def patch(self, path: str, **kwargs) -> requests.Response:
         return self.request("PATCH", path, **kwargs)
 

@@ -195,9 +195,7 @@ def test_changing_only_the_owner_of_an_instance_without_a_callback_url(
 
 
 @live
-def test_name_and_tags_are_sent_to_cloud_elements_and_read_back(
-    alice, make_instance, sandbox_site
-):
+def test_name_and_tags_are_sent_to_cloud_elements_and_read_back(alice, make_instance, sandbox_site):
     instance = make_active(make_instance, sandbox_site.url, "Before", tags=["old"])
 
     body = ok(
@@ -255,7 +253,7 @@ def test_events_on_for_an_active_instance(alice, make_instance, sandbox_site):
     instance = make_active(make_instance, sandbox_site.url, "Eventful")
     assert ce.get_instance(instance.remote_id).events_enabled is False
 
-    body = ok(alice.post(f"/instances/{instance.uuid}/events", json={"enabled": True}))
+    body = ok(alice.put(f"/instances/{instance.uuid}/events-enabled", json={"enabled": True}))
 
     assert body["events"]["enabled"] is True
     assert ce.get_instance(instance.remote_id).events_enabled is True
@@ -263,7 +261,7 @@ def test_events_on_for_an_active_instance(alice, make_instance, sandbox_site):
     assert instance.webhook.enabled is True
     assert instance.audit_entries.filter(action=Action.EVENTS_ENABLED).count() == 1
 
-    body = ok(alice.post(f"/instances/{instance.uuid}/events", json={"enabled": False}))
+    body = ok(alice.put(f"/instances/{instance.uuid}/events-enabled", json={"enabled": False}))
     assert body["events"]["enabled"] is False
     assert ce.get_instance(instance.remote_id).events_enabled is False
 
