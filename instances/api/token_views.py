@@ -62,9 +62,8 @@ def tokens_page(request: HttpRequest) -> HttpResponse:
     }
     status = 400 if form.errors else 200
     response = page(request, "api/tokens.html", context, status=status)
-    # The new token is shown in this answer only: never cached, never sent on as a Referer.
+    # The new token is shown in this answer only (in its body, not its address): never cached.
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
     return response
 
 

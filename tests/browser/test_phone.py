@@ -270,3 +270,41 @@ def test_the_instance_page_in_every_state_on_a_phone(phone, busy, make_instance,
     # The status is on the first screen: facts come first.
     top = phone.locator(".facts .status").first.evaluate("e => e.getBoundingClientRect().top")
     assert top < PHONE["height"]
+
+
+def test_the_campaign_pages_on_a_phone(phone, busy, operator, make_instance):
+    """The campaign form, a campaign's funnel and rows, the owners' import, the API tokens."""
+    from instances.campaigns import services as campaigns
+    from instances.jobs import engine
+
+    busy.owner_name, busy.owner_email = "Maximiliane Oberhuber-Lindqvist", "maximiliane@ex.example"
+    busy.save()
+    make_instance("No owner at all", status="active", remote_id=99_001)
+    log_in(phone, "alice", PASSWORD)
+    phone.goto("/instances/campaigns/new/?scope=filter&query=")
+    expect(phone.locator("#campaign-selection")).to_contain_text("2 instances")
+    usable(phone)
+
+    campaign = campaigns.start(
+        name="Dropbox app secret rotated in the European subsidiaries",
+        purpose="reauthorize",
+        message="We rotated the secret of our Dropbox app; please reconnect.",
+        delivery="export",
+        expires_at=campaigns.default_expiry(),
+        reminder_days=[3, 6],
+        query="",
+        actor=operator,
+    )
+    engine.run_job(campaign.job_id)
+    phone.goto(campaign.get_absolute_url())
+    expect(phone.locator("#recipients .recipient-state")).to_have_count(2)
+    usable(phone)
+    phone.goto("/instances/campaigns/")
+    usable(phone)
+    phone.goto("/instances/owners/import/")
+    usable(phone)
+    phone.goto("/account/api-tokens/")
+    phone.get_by_label("Name").fill("Onboarding service of the customer portal")
+    phone.get_by_role("button", name="Make a token").click()
+    expect(phone.locator("#new-token")).to_contain_text("ced_")
+    usable(phone)
