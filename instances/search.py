@@ -96,8 +96,8 @@ class MatchCount(NamedTuple):
 def count_matching(queryset: QuerySet) -> MatchCount:
     """How many rows match, at a cost that does not grow with the table: on PostgreSQL the
     planner's estimate first (EXPLAIN, no rows read); at most EXACT_COUNT_CAP, an exact COUNT
-    over at most one more row; past it (or when that COUNT finds the estimate too low) the
-    estimate, as the admin's paginator does. SQLite has no estimate: "more than 1,000"."""
+    over at most one more row; past it the estimate, as the admin's paginator does. SQLite
+    has no estimate, and an estimate the COUNT finds too low is none: "more than 1,000"."""
     rows = queryset.order_by().values("pk")
     estimate = _estimate(rows) if connection.vendor == "postgresql" else 0
     if estimate > EXACT_COUNT_CAP:
@@ -105,9 +105,10 @@ def count_matching(queryset: QuerySet) -> MatchCount:
     capped = rows[: EXACT_COUNT_CAP + 1].count()
     if capped <= EXACT_COUNT_CAP:
         return MatchCount(capped, exact=True)
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or estimate <= EXACT_COUNT_CAP:
+        # No estimate, or one the COUNT just proved too low: all that is known is "more".
         return MatchCount(EXACT_COUNT_CAP, exact=False, at_least=True)
-    return MatchCount(max(estimate, capped), exact=False)
+    return MatchCount(estimate, exact=False)
 
 
 def _estimate(rows: QuerySet) -> int:

@@ -94,6 +94,15 @@ def change_instance(request: HttpRequest, uuid: str, changes: InstanceChanges):
     require(request, WRITE)
     instance = find(uuid)
     given = changes.dict(exclude_unset=True)
+    nulls = sorted(
+        k for k in ("name", "tags", "event_callback_url") if k in given and given[k] is None
+    )
+    if nulls:
+        raise ApiError(400, "Some fields are not valid.", {k: ["May not be null."] for k in nulls})
+    # null removes the owner's name or address, and keeps the signature key (as leaving it out).
+    given.update({k: "" for k in ("owner_name", "owner_email") if k in given and given[k] is None})
+    if given.get("signature_key", "") is None:
+        del given["signature_key"]
     remote = bool(REMOTE_FIELDS & given.keys())
     values = {
         "owner_name": given.get("owner_name", instance.owner_name),

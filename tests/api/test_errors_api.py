@@ -364,3 +364,20 @@ def test_cloud_elements_refusing_a_change(alice, make_instance):
     assert instance.name == "Vanished"
     assert instance.audit_entries.filter(action=Action.REMOTE_ERROR).count() == 1
     assert not instance.audit_entries.filter(action=Action.UPDATED).exists()
+
+
+@live
+def test_a_signed_in_browser_session_without_a_token_is_not_let_in(client, operator, make_instance):
+    """The API is exempt from CSRF checks because it reads a bearer token only: the dashboard's
+    session cookie (what a cross-site form would carry) gets 401 and changes nothing."""
+    instance = make_instance("Cookie", status=Status.ACTIVE, remote_id=4323)
+    client.force_login(operator)
+    answer = client.patch(
+        f"/api/v1/instances/{instance.uuid}",
+        data='{"owner_email": "evil@example.com"}',
+        content_type="application/json",
+    )
+    assert answer.status_code == 401 and answer.json()["detail"].startswith("A valid API token")
+    assert client.get("/api/v1/instances").status_code == 401
+    instance.refresh_from_db()
+    assert instance.owner_email == ""

@@ -56,7 +56,7 @@ def seed_instances(first: int, last: int) -> None:
             oauth_callback_url, api_key, status, remote_id, remote_token, remote_valid,
             remote_disabled, remote_missing, last_error, last_error_request_id,
             created_at, updated_at, origin, account, remote_snapshot, remote_fingerprint,
-            drifted)
+            drifted, owner_name, owner_email)
         SELECT g, md5('bench' || g)::uuid, 'dropbox',
                CASE WHEN g %% 16 = 7 THEN 'Acme ' ELSE 'Customer ' END || g || ' Dropbox',
                'oauth2', 'bench-app', %s, '', '',
@@ -66,7 +66,8 @@ def seed_instances(first: int, last: int) -> None:
                timestamptz '2026-01-01' + g * interval '2 minutes',
                timestamptz '2026-01-01' + g * interval '2 minutes',
                CASE WHEN g %% 5 = 2 THEN 'imported' ELSE 'created' END, 'sandbox', '{}', '',
-               g %% 16 = 3
+               g %% 16 = 3,
+               '', CASE WHEN g %% 4 = 0 THEN 'owner' || g || '@customer.example' ELSE '' END
         FROM generate_series(%s, %s) AS g
         """,
         [secret, token, first, last],

@@ -97,7 +97,12 @@ def test_the_receiver_is_the_only_csrf_exempt_view_besides_the_sandbox_api(setti
         # The sandbox's consent form and simulate action are ordinary protected forms.
         assert sandbox_views.authorize in callbacks
         assert sandbox_views.simulate in callbacks
-    assert exempt == expected
+    # The API's operations (Django Ninja exempts them): they take a bearer token only, never the
+    # session cookie, so a cross-site form cannot act with a signed-in user's rights
+    # (tests/api/test_errors_api.py: a signed-in session without a token gets 401).
+    api_views = {c for c in exempt if getattr(c, "__module__", "").startswith("ninja.")}
+    assert len(api_views) >= 10
+    assert exempt - api_views == expected
 
 
 def dashboard_posts(instance: ElementInstance) -> list[str]:
