@@ -46,6 +46,15 @@ def page(browser, sandbox_site):
 
 
 @pytest.fixture
+def owner_page(browser, sandbox_site):
+    """The account owner's browser: a context of its own, never signed in."""
+    context = browser.new_context(base_url=sandbox_site.url)
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
 def clipboard_page(browser, sandbox_site):
     """A page that may read and write the clipboard (the Copy buttons)."""
     context = browser.new_context(

@@ -45,17 +45,8 @@ def api(operator, sandbox_site):
     session.close()
 
 
-@pytest.fixture
-def owner(browser, sandbox_site):
-    """The account owner's browser: a context of its own, never signed in."""
-    context = browser.new_context(base_url=sandbox_site.url)
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
-
-
 def test_a_link_made_by_the_api_connects_the_owner_and_the_api_sees_it_active(
-    api, owner, sandbox_site
+    api, owner_page, sandbox_site
 ):
     made = api(
         "POST",
@@ -90,13 +81,15 @@ def test_a_link_made_by_the_api_connects_the_owner_and_the_api_sees_it_active(
     stored = ElementInstance.objects.get(uuid=uuid)
     assert stored.oauth_callback_url == f"{sandbox_site.url}/instances/oauth/callback/"
 
-    owner.goto(link["url"])
-    expect(owner.locator("#content")).to_contain_text("API Customer Dropbox")
-    expect(owner.get_by_role("link", name="Instances")).to_have_count(0)  # not signed in
+    owner_page.goto(link["url"])
+    expect(owner_page.locator("#content")).to_contain_text("API Customer Dropbox")
+    expect(owner_page.get_by_role("link", name="Instances")).to_have_count(0)  # not signed in
     assert api("GET", f"/consent-links/{link['id']}").json()["state"] == "opened"
-    allow(owner, link["url"])
-    expect(owner.get_by_role("heading", name="Connected — you can close this page")).to_be_visible()
-    assert "code=" not in owner.url
+    allow(owner_page, link["url"])
+    expect(
+        owner_page.get_by_role("heading", name="Connected — you can close this page")
+    ).to_be_visible()
+    assert "code=" not in owner_page.url
 
     after = api("GET", f"/consent-links/{link['id']}")
     assert after.status_code == 200, after.text
@@ -124,7 +117,7 @@ def test_a_link_made_by_the_api_connects_the_owner_and_the_api_sees_it_active(
     assert [row["uuid"] for row in listed["items"]] == [uuid]
 
     # Spent: the owner cannot use it twice, and the API cannot revoke it any more.
-    assert owner.goto(link["url"]).status == 410
+    assert owner_page.goto(link["url"]).status == 410
     assert api("DELETE", f"/consent-links/{link['id']}").status_code == 409
 
 

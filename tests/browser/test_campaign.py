@@ -33,15 +33,6 @@ def fresh_rate_limit():
     cache.clear()
 
 
-@pytest.fixture
-def owner_page(browser, sandbox_site):
-    """A browser context of the owner's own: no session, no login."""
-    context = browser.new_context(base_url=sandbox_site.url)
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
-
-
 def plain_text(mail: dict) -> str:
     [part] = [p for p in mail["message"].walk() if p.get_content_type() == "text/plain"]
     return part.get_payload(decode=True).decode()
