@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 from urllib.parse import urlencode
-from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
@@ -19,7 +18,7 @@ from instances.campaigns import services as campaigns
 from instances.campaigns.forms import CampaignForm, OwnersCsvForm
 from instances.campaigns.models import Campaign, Recipient
 from instances.forms import OwnerForm
-from instances.lib.pages import can_change, page, post_or_back
+from instances.lib.pages import can_change, page, post_or_back, uuids_in
 from instances.models import ElementInstance
 from instances.services import ActionError
 
@@ -76,7 +75,7 @@ def _selection(data: QueryDict) -> dict:
             "count": count.count,
             "words": about + (f" matching {', '.join(words)}" if words else ""),
         }
-    uuids = _uuids(data.getlist("instance"))
+    uuids = uuids_in(data.getlist("instance"), campaigns.MAX_CHECKED)
     ids = list(ElementInstance.objects.filter(uuid__in=uuids).values_list("pk", flat=True))
     return {
         "query": "",
@@ -85,16 +84,6 @@ def _selection(data: QueryDict) -> dict:
         "count": len(ids),
         "words": f"{len(ids)} checked instance{'s' if len(ids) != 1 else ''}",
     }
-
-
-def _uuids(values: list[str]) -> list[str]:
-    valid = []
-    for value in values[: campaigns.MAX_CHECKED]:
-        try:
-            valid.append(str(UUID(value)))
-        except ValueError:
-            continue
-    return valid
 
 
 # --- Following -----------------------------------------------------------------------------------

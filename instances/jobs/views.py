@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
@@ -14,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from instances.jobs import services as jobs
 from instances.jobs.models import Job
-from instances.lib.pages import can_change, page
+from instances.lib.pages import can_change, page, uuids_in
 from instances.models import ElementInstance
 
 
@@ -80,7 +78,9 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if kind not in jobs.BULK_KINDS:
         messages.error(request, "Choose what to do with the selected instances.")
         return redirect("instances:index")
-    selected = ElementInstance.objects.filter(uuid__in=_uuids(request.POST.getlist("instance")))
+    selected = ElementInstance.objects.filter(
+        uuid__in=uuids_in(request.POST.getlist("instance"), 10_000)
+    )
     try:
         if request.POST.get("scope") == "filter":
             query = request.POST.get("query", "")[:2000]
@@ -95,13 +95,3 @@ def bulk(request: HttpRequest) -> HttpResponse:
         request, f"Started job {job.pk}: {job.get_kind_display()}, {about}{job.total} instances."
     )
     return redirect(job)
-
-
-def _uuids(values: list[str]) -> list[str]:
-    valid = []
-    for value in values[:10_000]:
-        try:
-            valid.append(str(uuid.UUID(value)))
-        except ValueError:
-            continue
-    return valid

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from uuid import UUID
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import permission_required
@@ -40,3 +41,14 @@ def post_or_back(message: str) -> Callable:
         return wrapped
 
     return decorator
+
+
+def uuids_in(values: list[str], limit: int) -> list[str]:
+    """The well-formed uuids among a form's values (at most `limit` read), as strings."""
+    valid = []
+    for value in values[:limit]:
+        try:
+            valid.append(str(UUID(value)))
+        except ValueError:
+            continue
+    return valid

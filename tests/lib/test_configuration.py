@@ -176,3 +176,19 @@ def test_a_cloud_elements_url_turns_the_sandbox_off(url):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["absent", "False", url]
+
+
+@pytest.mark.parametrize(("value", "jit"), [("", "off"), ("false", "on")])
+def test_postgresql_connections_run_without_jit_unless_told(value, jit):
+    """A search's capped COUNT cost 65 ms of JIT compiling for a 17 ms scan (docs/scaling.md):
+    the dashboard's PostgreSQL connections turn it off, unless DATABASE_JIT_OFF=false."""
+    show = "from django.db import connection\nc = connection.cursor()\nc.execute('SHOW jit')\n"
+    result = manage(
+        "shell",
+        "-c",
+        show + "print('jit', c.fetchone()[0])",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
+        **({"DATABASE_JIT_OFF": value} if value else {}),
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"jit {jit}" in result.stdout
