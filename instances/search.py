@@ -50,9 +50,13 @@ def search(queryset: QuerySet, term: str) -> QuerySet:
     term = term.replace("\x00", "").strip()  # PostgreSQL refuses NUL in a parameter
     if not term:
         return queryset
-    match = Q(name__icontains=term) | Q(owner_name__icontains=term)
+    number = term.isascii() and term.isdigit()
+    match = Q(name__icontains=term)
     if "@" in term:
         match |= Q(owner_email=term.lower())
+    elif not number:
+        # A person's name, not a number: an id search stays an OR of two index lookups.
+        match |= Q(owner_name__icontains=term)
     # The tag first (a unique index), so that the query holds its id or its few instances'.
     tag_id = Tag.objects.filter(name__iexact=term).values_list("pk", flat=True).first()
     if tag_id is not None:
@@ -65,7 +69,7 @@ def search(queryset: QuerySet, term: str) -> QuerySet:
             # hash of every link of the tag; this is probed per row, through the unique index.
             link = links.filter(elementinstance_id=OuterRef("pk")).values("tag_id")[:1]
             match |= Q(Exact(Subquery(link), tag_id))
-    if term.isascii() and term.isdigit() and len(term) <= 18:
+    if number and len(term) <= 18:
         match |= Q(remote_id=int(term))
     return queryset.filter(match)
 
