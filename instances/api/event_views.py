@@ -3,7 +3,6 @@ first, keyset-paged, each with its verification outcome."""
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
@@ -33,8 +32,7 @@ def list_events(request: HttpRequest, uuid: str, paging: Query[Paging]):
         after = keyset.parse_cursor(paging.cursor)
         if after is None:
             raise ApiError(400, "Some parameters are not valid.", {"cursor": ["Not a cursor."]})
-        moment, pk = after
-        rows = rows.filter(Q(received_at__lt=moment) | Q(received_at=moment, id__lt=pk))
+        rows = rows.filter(keyset.older_than(*after, "received_at"))
     page = list(rows[: paging.limit + 1])
     items = page[: paging.limit]
     more = len(page) > paging.limit

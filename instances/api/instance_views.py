@@ -5,7 +5,6 @@ Each operation calls the service the dashboard's page calls; nothing here decide
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
@@ -65,8 +64,7 @@ def list_instances(request: HttpRequest, filters: Query[InstanceFilters]):
         after = keyset.parse_cursor(cursor)
         if after is None:
             raise ApiError(400, "Some filters are not valid.", {"cursor": ["Not a cursor."]})
-        moment, pk = after
-        rows = rows.filter(Q(created_at__lt=moment) | Q(created_at=moment, id__lt=pk))
+        rows = rows.filter(keyset.older_than(*after, "created_at"))
     ids = list(rows.values_list("pk", flat=True)[: limit + 1])
     page = {
         row.pk: row

@@ -53,6 +53,12 @@ def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
         return None
 
 
+def older_than(moment: datetime, pk: int, time_field: str) -> Q:
+    """Rows after (time, pk) in the newest-first order. `time <= t` bounds the index range; the
+    OR only settles ties on the same time (an OR alone would make the scan start at the top)."""
+    return Q(**{f"{time_field}__lte": moment}) & (Q(**{f"{time_field}__lt": moment}) | Q(pk__lt=pk))
+
+
 def paginate(
     queryset: QuerySet,
     params,
@@ -87,12 +93,7 @@ def paginate(
     newer = parse_cursor(params.get(newer_key))
     at_newest = at_oldest = False
     if older:
-        moment, pk = older
-        # `time <= t` bounds the index range; the OR only settles ties on the same time.
-        before = Q(**{f"{time_field}__lte": moment}) & (
-            Q(**{f"{time_field}__lt": moment}) | Q(pk__lt=pk)
-        )
-        rows = fetch(queryset.filter(before), descending)
+        rows = fetch(queryset.filter(older_than(*older, time_field)), descending)
         at_oldest = len(rows) <= size
         rows = rows[:size]
     elif newer:
