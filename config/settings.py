@@ -426,6 +426,8 @@ SCHEDULE_DISCOVERY_MINUTES = env.int("SCHEDULE_DISCOVERY_MINUTES", default=30)
 vars().update(
     env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
 )
+# Seconds an SMTP connection may stall before the send fails (and is retried later).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Cloud Elements dashboard <dashboard@localhost>"
 )

@@ -42,7 +42,8 @@ def clean_email(value: str) -> str:
         return ""
     try:
         validate_email(value)
-    except ValidationError:
+        value.rsplit("@", 1)[1].encode("idna")  # as sending will encode it
+    except (ValidationError, UnicodeError):
         raise OwnerError(f"“{value[:100]}” is not an e-mail address.") from None
     return value
 
@@ -100,7 +101,10 @@ def import_csv(data: bytes, *, actor) -> CsvResult:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise OwnerError("The file is not UTF-8 text; save it as CSV (UTF-8).") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as error:
+        raise OwnerError(f"The file is not a CSV this page can read ({error}).") from None
     if rows and _is_header(rows[0]):
         rows[0] = []
     if len(rows) > MAX_ROWS:

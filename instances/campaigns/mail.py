@@ -137,7 +137,9 @@ def _over_one_connection(share: list, pace: Pace) -> list[tuple[Mailing, Excepti
             message.connection = smtp
             try:
                 message.send()
-            except (smtplib.SMTPException, OSError) as error:
+            except Exception as error:  # noqa: BLE001 (any failure is this e-mail's, recorded)
+                # SMTP refusals and network errors, and what the backend raises for an
+                # address it cannot encode: recorded, never lost with the rest of the batch.
                 outcomes.append((mailing, error))
             else:
                 outcomes.append((mailing, None))
@@ -156,7 +158,11 @@ def _record_sent(campaign: Campaign, sent: list[Mailing]) -> None:
         by_round[mailing.round].append(mailing.pk)
     with transaction.atomic():
         for round_number, pks in by_round.items():
-            Mailing.objects.filter(pk__in=pks).update(
+            # Only mailings still due: one stopped meanwhile, or already recorded by a sender
+            # whose claim this one outlived, is neither changed nor counted again.
+            recorded = Mailing.objects.filter(
+                pk__in=pks, status__in=[Status.DUE, Status.RETRYING]
+            ).update(
                 status=Status.SENT,
                 sent_at=now,
                 attempts=0,
@@ -165,7 +171,7 @@ def _record_sent(campaign: Campaign, sent: list[Mailing]) -> None:
                 reminders_sent=round_number,
             )
             counter = "reminders_sent" if round_number else "emails_sent"
-            Campaign.objects.filter(pk=campaign.pk).update(**{counter: F(counter) + len(pks)})
+            Campaign.objects.filter(pk=campaign.pk).update(**{counter: F(counter) + recorded})
         Recipient.objects.filter(
             mailing_id__in=[m.pk for m in sent], state__in=[State.WAITING, State.FAILED]
         ).update(state=State.SENT, reason="")

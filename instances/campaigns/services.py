@@ -97,7 +97,7 @@ def stop(*, campaign: Campaign, actor) -> int:
     job = campaign.job
     if job is not None and job.status in (Job.Status.QUEUED, Job.Status.RUNNING):
         with suppress(jobs.JobError):  # it finished meanwhile
-            jobs.cancel_job(job=job, actor=actor)
+            jobs.cancel_job(job=job, actor=actor, campaign_stopped=True)
     Mailing.objects.filter(
         campaign=campaign, status__in=[Mailing.Status.DUE, Mailing.Status.RETRYING]
     ).update(status=Mailing.Status.NONE, next_try_at=None)
@@ -206,15 +206,20 @@ def export_rows(campaign: Campaign) -> Iterator[list[str]]:
         for row in batch:
             instance, link = row.instance, row.link
             yield [
-                instance.name,
+                _cell(instance.name),
                 str(instance.remote_id or ""),
-                instance.owner_name,
-                instance.owner_email,
+                _cell(instance.owner_name),
+                _cell(instance.owner_email),
                 link.get_absolute_url() if link.is_live else "",
                 f"{link.expires_at:%Y-%m-%d %H:%M}",
                 row.get_state_display(),
             ]
         last = batch[-1].pk
+
+
+def _cell(value: str) -> str:
+    """A spreadsheet reads a cell starting with = + - @ as a formula: keep it text."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 def rows_in(campaign: Campaign, state: str = ""):

@@ -90,8 +90,13 @@ def enqueue(job: Job) -> None:
     run_job.enqueue(job.pk)
 
 
-def cancel_job(*, job: Job, actor) -> Job:
-    """Stop a queued or running job: the item in flight finishes, the rest are skipped."""
+def cancel_job(*, job: Job, actor, campaign_stopped: bool = False) -> Job:
+    """Stop a queued or running job: the item in flight finishes, the rest are skipped.
+
+    A campaign's job stops with its campaign (**Stop the campaign** revokes its links too);
+    alone, it would leave the campaign half made."""
+    if job.kind == Kind.CAMPAIGN and not campaign_stopped:
+        raise JobError("This is a campaign's job: stop the campaign on its page instead.")
     changed = Job.objects.filter(
         pk=job.pk, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
     ).update(

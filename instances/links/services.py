@@ -201,14 +201,13 @@ def revoke_link(*, link: ConsentLink, actor) -> None:
 def revoke_links(*, link_ids: list[int], actor, detail: str) -> int:
     """Revoke whichever of these links are still open, in a few statements; returns how many."""
     user = actor if getattr(actor, "is_authenticated", False) else None
-    open_links = ConsentLink.objects.open().filter(pk__in=link_ids)
-    found = list(open_links.values_list("pk", "instance_id"))
-    if not found:
-        return 0
     with transaction.atomic():
-        ConsentLink.objects.open().filter(pk__in=[pk for pk, _ in found]).update(
-            revoked_at=timezone.now()
-        )
+        # Locked, so that a link an owner is using right now is either used or revoked here.
+        open_links = ConsentLink.objects.open().filter(pk__in=link_ids).select_for_update()
+        found = list(open_links.values_list("pk", "instance_id"))
+        if not found:
+            return 0
+        ConsentLink.objects.filter(pk__in=[pk for pk, _ in found]).update(revoked_at=timezone.now())
         AuditEntry.objects.bulk_create(
             AuditEntry(
                 instance_id=instance_id, action=Action.LINK_REVOKED, actor=user, detail=detail
@@ -304,12 +303,12 @@ def complete(*, state: str, session_key: str, params: dict[str, str]) -> Outcome
         signals.send(signals.REFUSED, [link.pk])
         return Outcome(link, instance, "refused")
     record(instance, Action.CONSENT_GIVEN)
-    signals.send(signals.CONSENT_GIVEN, [link.pk])
     # Spend the link before anything is sent: a second browser's consent for the same link
     # stops here, so one link makes at most one instance.
     claimed = ConsentLink.objects.open().filter(pk=link.pk).update(used_at=timezone.now())
     if claimed != 1:
         raise LinkGone("used", "This link was already used: the Dropbox account is connected.")
+    signals.send(signals.CONSENT_GIVEN, [link.pk])
     try:
         if link.purpose == Purpose.REAUTHORIZE:
             consent._reauthorize_remote(instance, code=code, actor=None)

@@ -240,3 +240,52 @@ def test_a_campaign_stopped_before_its_job_ran_makes_nothing(operator, owned, sm
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.STOPPED and campaign.links_made == 0
     assert not ConsentLink.objects.exists() and not smtp
+
+
+def test_a_campaigns_job_is_cancelled_only_by_stopping_the_campaign(operator, owned):
+    from instances.jobs import services as jobs
+
+    campaign = campaigns.start(
+        name="Rotated",
+        purpose="reauthorize",
+        message="",
+        delivery="email",
+        expires_at=campaigns.default_expiry(),
+        reminder_days=[],
+        instance_ids=[i.pk for i in owned(1)],
+        actor=operator,
+    )
+    with pytest.raises(jobs.JobError, match="stop the campaign on its page"):
+        jobs.cancel_job(job=campaign.job, actor=operator)
+    assert Job.objects.get(pk=campaign.job_id).status == Job.Status.QUEUED
+
+
+def test_an_email_the_backend_cannot_encode_is_one_failure_not_a_lost_batch(
+    operator, owned, smtp, monkeypatch
+):
+    from django.core.mail import EmailMultiAlternatives
+
+    real = EmailMultiAlternatives.send
+
+    def send(message, *args, **kwargs):
+        if message.to == ["owner1@example.com"]:
+            raise UnicodeError("cannot encode this address")
+        return real(message, *args, **kwargs)
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", send)
+    campaign = start(owned(3), operator)
+    assert (campaign.emails_sent, campaign.status) == (2, Campaign.Status.RUNNING)
+    failed = Mailing.objects.get(campaign=campaign, email="owner1@example.com")
+    assert failed.status == Mailing.Status.RETRYING and failed.last_error.startswith("UnicodeError")
+    assert len(smtp) == 2
+
+
+def test_the_export_keeps_a_formula_looking_owner_as_text(client, operator, owned):
+    [instance] = owned(1)
+    instance.owner_name = '=HYPERLINK("http://evil.example","x")'
+    instance.save()
+    campaign = start([instance], operator, delivery=Campaign.Delivery.EXPORT)
+    client.force_login(operator)
+    response = client.get(reverse("campaigns:export", args=[campaign.pk]))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[1][2] == "'" + instance.owner_name

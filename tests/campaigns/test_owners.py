@@ -165,3 +165,17 @@ def test_a_file_that_is_not_utf8_text_is_refused_with_a_message(signed_in):
     response = upload(signed_in, b"\xff\xfe\x00b\x00a\x00d")
     assert response.status_code == 400
     assert "The file is not UTF-8 text" in response.text
+
+
+def test_an_address_that_cannot_be_encoded_for_sending_is_refused(signed_in, make_instance):
+    instance = make_instance("Finance Dropbox")
+    url = reverse("campaigns:owner", args=[instance.uuid])
+    response = signed_in.post(url, {"owner_email": "bob@" + "ä" * 60 + ".com"}, follow=True)
+    assert "is not an e-mail address" in response.text
+    assert reloaded(instance).owner_email == ""
+
+
+def test_a_file_csv_cannot_read_is_refused_with_a_message(signed_in):
+    response = upload(signed_in, 'x,"' + "a" * 140_000 + "\n")
+    assert response.status_code == 400
+    assert "The file is not a CSV this page can read" in response.text
