@@ -21,8 +21,8 @@ from tests.cloud_elements.live_flow import FORM_ACTION, HIDDEN_INPUT
 LINK = re.compile(r"https?://[^\s\"<>]+/connect/([A-Za-z0-9_-]{43})/")
 
 
-def start(instances, actor, **options) -> Campaign:
-    """Start a campaign over these instances and run its job here, as a worker would."""
+def queue(instances, actor, **options) -> Campaign:
+    """Start a campaign over these instances; its job is queued, not run."""
     arguments = {
         "name": "Dropbox app secret rotated",
         "purpose": Campaign.Purpose.REAUTHORIZE,
@@ -33,7 +33,12 @@ def start(instances, actor, **options) -> Campaign:
         "instance_ids": [i.pk for i in instances],
         "actor": actor,
     }
-    campaign = campaigns.start(**{**arguments, **options})
+    return campaigns.start(**{**arguments, **options})
+
+
+def start(instances, actor, **options) -> Campaign:
+    """Start a campaign over these instances and run its job here, as a worker would."""
+    campaign = queue(instances, actor, **options)
     assert engine.run_job(campaign.job_id) == "done"
     campaign.refresh_from_db()
     return campaign

@@ -20,7 +20,7 @@ from instances.jobs.models import Job
 from instances.links import services as links
 from instances.links.models import ConsentLink
 from instances.models import ElementInstance
-from tests.campaigns.campaign_helpers import LINK, links_in, parts, start
+from tests.campaigns.campaign_helpers import LINK, links_in, parts, queue, start
 
 pytestmark = pytest.mark.django_db
 State = Recipient.State
@@ -202,16 +202,7 @@ def test_a_job_whose_worker_died_resumes_after_the_last_batch_without_duplicates
         return real(**kwargs)
 
     monkeypatch.setattr(links, "make_links", flaky)
-    campaign = campaigns.start(
-        name="Rotated",
-        purpose="reauthorize",
-        message="",
-        delivery="email",
-        expires_at=campaigns.default_expiry(),
-        reminder_days=[],
-        instance_ids=[i.pk for i in instances],
-        actor=operator,
-    )
+    campaign = queue(instances, operator, reminder_days=[])
     with pytest.raises(DatabaseError):
         engine.run_job(campaign.job_id)
     assert Recipient.objects.filter(campaign=campaign).count() == 10  # the first batch only
@@ -225,16 +216,7 @@ def test_a_job_whose_worker_died_resumes_after_the_last_batch_without_duplicates
 
 
 def test_a_campaign_stopped_before_its_job_ran_makes_nothing(operator, owned, smtp):
-    campaign = campaigns.start(
-        name="Rotated",
-        purpose="reauthorize",
-        message="",
-        delivery="email",
-        expires_at=campaigns.default_expiry(),
-        reminder_days=[],
-        instance_ids=[i.pk for i in owned(3)],
-        actor=operator,
-    )
+    campaign = queue(owned(3), operator, reminder_days=[])
     campaigns.stop(campaign=campaign, actor=operator)
     assert engine.run_job(campaign.job_id) == "not claimed"  # cancelled with the campaign
     campaign.refresh_from_db()
@@ -245,16 +227,7 @@ def test_a_campaign_stopped_before_its_job_ran_makes_nothing(operator, owned, sm
 def test_a_campaigns_job_is_cancelled_only_by_stopping_the_campaign(operator, owned):
     from instances.jobs import services as jobs
 
-    campaign = campaigns.start(
-        name="Rotated",
-        purpose="reauthorize",
-        message="",
-        delivery="email",
-        expires_at=campaigns.default_expiry(),
-        reminder_days=[],
-        instance_ids=[i.pk for i in owned(1)],
-        actor=operator,
-    )
+    campaign = queue(owned(1), operator, reminder_days=[])
     with pytest.raises(jobs.JobError, match="stop the campaign on its page"):
         jobs.cancel_job(job=campaign.job, actor=operator)
     assert Job.objects.get(pk=campaign.job_id).status == Job.Status.QUEUED
