@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "instances.alerts",
     "instances.campaigns",
     "instances.api",
+    "instances.forwarding",
     "instances.sandbox",
     "django_tasks",
     "django_tasks_db",
@@ -447,6 +448,31 @@ CAMPAIGN_SMTP_CONNECTIONS = env.int("CAMPAIGN_SMTP_CONNECTIONS", default=4)
 if not 1 <= CAMPAIGN_SMTP_CONNECTIONS <= 32:
     raise ImproperlyConfigured("CAMPAIGN_SMTP_CONNECTIONS must be from 1 to 32.")
 SCHEDULE_CAMPAIGNS_MINUTES = env.int("SCHEDULE_CAMPAIGNS_MINUTES", default=2)
+
+# Forwarding received events to the team's app (destinations), by `manage.py forward`:
+# deliveries retried for this many hours after the first attempt;
+FORWARDING_RETRY_HOURS = env.int("FORWARDING_RETRY_HOURS", default=72)
+# a destination whose every delivery failed for this long is paused (and an alert raised);
+DESTINATION_DISABLE_AFTER_HOURS = env.int("DESTINATION_DISABLE_AFTER_HOURS", default=24)
+# deliveries in flight to one destination at most (each destination can set its own);
+DESTINATION_MAX_IN_FLIGHT = env.int("DESTINATION_MAX_IN_FLIGHT", default=10)
+# seconds a destination has to answer; deliveries each forwarder sends at once; seconds
+# between looks at the queue when it is empty.
+FORWARDING_TIMEOUT_SECONDS = env.int("FORWARDING_TIMEOUT_SECONDS", default=15)
+FORWARDING_CONCURRENCY = env.int("FORWARDING_CONCURRENCY", default=32)
+FORWARDING_POLL_SECONDS = env.float("FORWARDING_POLL_SECONDS", default=0.5)
+for _name in (
+    "FORWARDING_RETRY_HOURS",
+    "DESTINATION_DISABLE_AFTER_HOURS",
+    "FORWARDING_TIMEOUT_SECONDS",
+    "FORWARDING_CONCURRENCY",
+):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be 1 or more.")
+if not 1 <= DESTINATION_MAX_IN_FLIGHT <= 100:
+    raise ImproperlyConfigured("DESTINATION_MAX_IN_FLIGHT must be from 1 to 100.")
+if FORWARDING_POLL_SECONDS <= 0:
+    raise ImproperlyConfigured("FORWARDING_POLL_SECONDS must be more than 0.")
 
 # The health sweep: each instance's problems kept current (and the attention page's counts).
 SCHEDULE_HEALTH_SWEEP_MINUTES = env.int("SCHEDULE_HEALTH_SWEEP_MINUTES", default=5)

@@ -2,9 +2,10 @@
 
 The receiver's budget is two database round trips per delivery: one read (the instance and
 its keys) and one write, this module. On PostgreSQL the write is a single statement in
-autocommit (no BEGIN, COMMIT or SAVEPOINT): the event's `INSERT … ON CONFLICT DO NOTHING` and
-the upsert of its `EventDailyCount` row, chained by a CTE so that a redelivery (a conflict) is
-not counted twice. Other databases (SQLite, the embedded default) take a short transaction of
+autocommit (no BEGIN, COMMIT or SAVEPOINT): the event's `INSERT … ON CONFLICT DO NOTHING`,
+the upsert of its `EventDailyCount` row and its deliveries to the matching destinations
+(`forwarding.outbox`), chained by CTEs so that a redelivery (a conflict) is neither counted
+nor forwarded twice. Other databases (SQLite, the embedded default) take a short transaction of
 two statements instead: the same result, a few more round trips, on a local file.
 
 On PostgreSQL the read is kept for a short while (WEBHOOK_RECEIVER_CACHE_SECONDS) in each
@@ -34,6 +35,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from instances.events.models import EventNotification, SignatureRefusal
+from instances.forwarding import outbox
 from instances.lib.fields import decrypt
 from instances.models import ElementInstance, WebhookSettings
 
@@ -217,7 +219,7 @@ def store_delivery(
 # exists). The event is inserted only from that row, in the same statement.
 POSTGRESQL_STORE = """
     WITH still AS (
-        SELECT 1 FROM instances_elementinstance i
+        SELECT i.element_key FROM instances_elementinstance i
         JOIN instances_webhooksettings w ON w.instance_id = i.id
         WHERE i.id = %s AND (NOT %s OR (
             i.status <> 'deleted'
@@ -239,9 +241,9 @@ POSTGRESQL_STORE = """
         ON CONFLICT (instance_id, day) DO UPDATE
         SET count = daily.count + 1,
             last_received_at = GREATEST(daily.last_received_at, EXCLUDED.last_received_at)
-    )
+    ), {forwarded}
     SELECT EXISTS (SELECT 1 FROM still), (SELECT id FROM event)
-"""
+""".replace("{forwarded}", outbox.POSTGRESQL_CTE.strip())
 
 BUMP_DAILY_COUNT = """
     INSERT INTO instances_eventdailycount AS daily (instance_id, day, count, last_received_at)
@@ -269,6 +271,7 @@ def _store_postgresql(
         *values,
         instance_id,
         timezone.localdate(received_at),
+        *outbox.cte_params(instance_id, _event_types(fields)),
     ]
     with _prepared_cursor() as cursor:
         cursor.execute(POSTGRESQL_STORE, params)
@@ -283,10 +286,17 @@ def _store_portable(instance_id: int, fields: dict[str, Any], received_at: datet
                 instance_id=instance_id, received_at=received_at, **fields
             )
             bump_daily_count(instance_id=instance_id, received_at=received_at)
+            outbox.queue_event(
+                event=event, instance_id=instance_id, event_types=_event_types(fields)
+            )
     except IntegrityError:
         # The de-duplication key is taken: a redelivery, already stored and counted.
         return None
     return event.pk
+
+
+def _event_types(fields: dict[str, Any]) -> list[str]:
+    return sorted({item["eventType"] for item in fields["events"]})
 
 
 def bump_daily_count(*, instance_id: int, received_at: datetime) -> None:

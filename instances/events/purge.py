@@ -2,7 +2,8 @@
 
 Each batch is one short statement (at most `batch_size` rows by id), so the events table is
 never locked for long and the receiver keeps storing meanwhile. The per-day counts of purged
-days go too. The `purge_events` schedule runs it daily; `manage.py purge_events` on demand.
+days go too, and the events' forwarding record (deliveries and their attempts). The
+`purge_events` schedule runs it daily; `manage.py purge_events` on demand.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from time import sleep
 from django.utils import timezone
 
 from instances.events.models import EventDailyCount, EventNotification
+from instances.forwarding.models import Attempt, Delivery
 
 
 def retention_cutoff(days: int) -> datetime:
@@ -30,9 +32,12 @@ def purge_events(*, days: int, batch_size: int = 1_000, pause: float = 0.0) -> t
         ids = list(old.values_list("pk", flat=True)[:batch_size])
         if not ids:
             break
-        # Nothing refers to an event, so this is one DELETE … WHERE id IN (…), committed alone.
-        count, _ = EventNotification.objects.filter(pk__in=ids).delete()
-        deleted += count
+        # Their forwarding record first (attempts, then deliveries), each one DELETE … IN (…);
+        # then the events themselves, to which nothing refers any more.
+        Attempt.objects.filter(delivery__event_id__in=ids).delete()
+        Delivery.objects.filter(event_id__in=ids).delete()
+        _, counts = EventNotification.objects.filter(pk__in=ids).delete()
+        deleted += counts.get(EventNotification._meta.label, 0)
         if pause:
             sleep(pause)
     days_deleted, _ = EventDailyCount.objects.filter(day__lt=cutoff.date()).delete()

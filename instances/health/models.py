@@ -34,6 +34,12 @@ class Incident(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     instance_count = models.PositiveIntegerField(default=0)
     elements = models.JSONField(default=list, blank=True)
+    # An incident about something other than instances (a forwarding destination paused):
+    # what it is about ("destination:<id>"), its title and where to look. The sweep neither
+    # joins problems to it nor resolves it; its owner does.
+    subject = models.CharField(max_length=100, blank=True)
+    summary = models.CharField(max_length=300, blank=True)
+    subject_url = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -51,6 +57,8 @@ class Incident(models.Model):
 
     @property
     def title(self) -> str:
+        if self.summary:
+            return self.summary
         element = " and ".join(key.capitalize() for key in self.elements[:3]) or "Element"
         plural = "s" if self.instance_count != 1 else ""
         verb = PHRASES.get(self.kind, self.kind)

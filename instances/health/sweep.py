@@ -254,7 +254,7 @@ def _group(now: datetime) -> None:
         with transaction.atomic():
             incident = (
                 Incident.objects.select_for_update()
-                .filter(kind=kind, resolved_at__isnull=True)
+                .filter(kind=kind, resolved_at__isnull=True, subject="")
                 .order_by("-opened_at")
                 .first()
             )
@@ -270,7 +270,8 @@ def _group(now: datetime) -> None:
             )
             incident.save()
     still = Problem.objects.filter(counted(), incident=OuterRef("pk"))
-    Incident.objects.filter(resolved_at__isnull=True).exclude(Exists(still)).update(resolved_at=now)
+    open_here = Incident.objects.filter(resolved_at__isnull=True, subject="")
+    open_here.exclude(Exists(still)).update(resolved_at=now)
 
 
 DETAILS = {

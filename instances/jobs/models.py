@@ -25,6 +25,7 @@ class Job(models.Model):
         IMPORT = "import", "Import from Cloud Elements"
         DISCOVER = "discover", "Look for changes at Cloud Elements"
         CAMPAIGN = "campaign", "Re-consent campaign"
+        REPLAY = "replay", "Replay events to a destination"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
