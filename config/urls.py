@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("instances.imports.urls")),
     path("", include("instances.health.urls")),
     path("", include("instances.campaigns.urls")),
+    path("", include("instances.forwarding.urls")),
     path("", include("instances.events.urls")),
     path("", include("instances.links.urls")),
     path("", include("instances.accounts.urls")),

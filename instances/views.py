@@ -26,6 +26,7 @@ from instances.forms import (
     SettingsForm,
     oauth_callback_url,
 )
+from instances.forwarding import services as forwarding
 from instances.imports import scan as imports
 from instances.jobs import services as jobs
 from instances.lib import keyset
@@ -112,20 +113,24 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
         uuid=uuid,
     )
     rollup = charts.daily_counts(instance)
+    events = keyset.paginate(
+        instance.events.all(),
+        request.GET,
+        size=EVENTS_PAGE_SIZE,
+        time_field="received_at",
+        prefix="events_",
+        fragment="#events",
+    )
+    states = forwarding.forwarding_states([event.pk for event in events])
+    for event in events:
+        event.forwarding = states.get(event.pk, [])
     context = {
         "title": instance.name,
         "instance": instance,
         "live_link": links.live_link(instance),
         "link_form": ConsentLinkForm(prefix="link"),
         "audit": instance.audit_entries.select_related("actor")[:50],
-        "events": keyset.paginate(
-            instance.events.all(),
-            request.GET,
-            size=EVENTS_PAGE_SIZE,
-            time_field="received_at",
-            prefix="events_",
-            fragment="#events",
-        ),
+        "events": events,
         "events_total": sum(rollup.values()),
         "chart": (chart := charts.deliveries_per_day(rollup)),
         "chart_box": charts.chart_box(chart),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.admin.views.decorators import staff_member_required
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
@@ -10,6 +11,7 @@ from django.views.decorators.http import require_GET
 from instances.cloud_elements import client as ce
 from instances.events.models import EventNotification
 from instances.events.remote import compare_events
+from instances.forwarding.models import Attempt, Destination
 from instances.lib.pages import page
 from instances.models import ElementInstance
 
@@ -21,10 +23,20 @@ def detail(request: HttpRequest, uuid, event_id: int) -> HttpResponse:
     notification = get_object_or_404(
         EventNotification.objects.select_related("instance"), pk=event_id, instance__uuid=uuid
     )
+    deliveries = list(
+        notification.deliveries.select_related("destination")
+        .prefetch_related(Prefetch("attempt_log", queryset=Attempt.objects.order_by("-number")))
+        .order_by("destination__name", "pk")
+    )
+    sent_to = {delivery.destination_id for delivery in deliveries}
     context = {
         "title": f"Event notification {notification.pk}",
         "instance": notification.instance,
         "event": notification,
+        "deliveries": deliveries,
+        "other_destinations": [
+            d for d in Destination.objects.filter(deleted_at__isnull=True) if d.pk not in sent_to
+        ],
     }
     return page(request, "events/detail.html", context)
 

@@ -134,7 +134,7 @@ class Delivery(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-id"]
+        ordering = ["-created_at", "-id"]
         verbose_name_plural = "deliveries"
         constraints = [
             models.UniqueConstraint(fields=["event", "destination"], name="delivery_once"),
@@ -153,8 +153,12 @@ class Delivery(models.Model):
                 name="delivery_sending",
             ),
             # The destination page: newest first, all or in one state.
-            models.Index(fields=["destination", "-id"], name="delivery_by_destination"),
-            models.Index(fields=["destination", "state", "-id"], name="delivery_by_state"),
+            models.Index(
+                fields=["destination", "-created_at", "-id"], name="delivery_by_destination"
+            ),
+            models.Index(
+                fields=["destination", "state", "-created_at", "-id"], name="delivery_by_state"
+            ),
         ]
 
     def __str__(self) -> str:

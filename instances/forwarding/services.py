@@ -162,3 +162,20 @@ def send_test(destination: Destination) -> transport.Answer:
     body = message.test_body(destination, now)
     msg_id = "msg_test_" + now.strftime("%Y%m%d%H%M%S%f")
     return transport.post(destination.url, body, message.headers(destination, msg_id, body, now))
+
+
+def forwarding_states(event_ids: list[int]) -> dict[int, list[tuple[str, str, int]]]:
+    """Per event: its deliveries counted by state, as (state, label, count), for a page of
+    events (one query)."""
+    found: dict[int, dict[str, int]] = {}
+    rows = (
+        Delivery.objects.filter(event_id__in=event_ids).values_list("event_id", "state").order_by()
+    )
+    for event_id, state in rows:
+        counts = found.setdefault(event_id, {})
+        counts[state] = counts.get(state, 0) + 1
+    labels = dict(State.choices)
+    return {
+        event_id: [(state, labels[state], n) for state, n in sorted(counts.items())]
+        for event_id, counts in found.items()
+    }
