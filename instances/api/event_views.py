@@ -11,6 +11,7 @@ from instances.api.auth import READ, ApiError, require
 from instances.api.common import ERRORS, find
 from instances.api.schemas import EventPage
 from instances.events.models import EventNotification
+from instances.forwarding import services as forwarding
 from instances.lib import keyset
 
 router = Router(tags=["events"])
@@ -36,7 +37,11 @@ def list_events(request: HttpRequest, uuid: str, paging: Query[Paging]):
     page = list(rows[: paging.limit + 1])
     items = page[: paging.limit]
     more = len(page) > paging.limit
+    states = forwarding.forwarding_states([row.pk for row in items])
     return {
-        "items": [present.event(row) for row in items],
+        "items": [
+            present.event(row, {state: n for state, _, n in states.get(row.pk, [])})
+            for row in items
+        ],
         "next_cursor": keyset.cursor(items[-1], "received_at") if more else None,
     }

@@ -95,8 +95,9 @@ def job(row) -> dict:
     }
 
 
-def event(row) -> dict:
+def event(row, forwarding: dict[str, int] | None = None) -> dict:
     return {
+        "forwarding": forwarding or {},
         "id": row.pk,
         "received_at": row.received_at,
         "event_type": row.event_type,
@@ -104,4 +105,40 @@ def event(row) -> dict:
         "object_id": row.object_id,
         "signature": row.signature,
         "events": row.events if isinstance(row.events, list) else [],
+    }
+
+
+def destination(row, queued: int) -> dict:
+    state = "paused" if row.is_paused else "failing" if row.failing_since else "active"
+    return {
+        "id": row.pk,
+        "name": row.name,
+        "url": row.url,
+        "element_keys": row.element_keys,
+        "tags": row.tags,
+        "event_types": row.event_types,
+        "instances": [i.uuid for i in row.instances.all()],
+        "max_in_flight": row.max_in_flight,
+        "state": state,
+        "paused_reason": row.paused_reason,
+        "failing_since": row.failing_since,
+        "last_success_at": row.last_success_at,
+        "last_failure_at": row.last_failure_at,
+        "last_failure": row.last_failure,
+        "queued": queued,
+        "created_at": row.created_at,
+        "deleted_at": row.deleted_at,
+    }
+
+
+def delivery(row) -> dict:
+    return {
+        "id": row.pk,
+        "event": row.event_id,
+        "destination": row.destination_id,
+        "state": row.state,
+        "attempts": row.attempts,
+        "next_attempt_at": row.next_attempt_at,
+        "last_status": row.last_status,
+        "last_error": row.last_error,
     }

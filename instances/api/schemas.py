@@ -8,11 +8,12 @@ from typing import Literal
 from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, StrictBool, StrictInt
 
 
 class Request(Schema):
-    """A request body: a JSON object whose every field is known (a misspelt one is refused)."""
+    """A request body: a JSON object whose every field is known (a misspelt one is refused).
+    Its booleans and numbers are strict: JSON 0 is not false, nor "3" a number."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -77,7 +78,7 @@ class InstanceChanges(Request):
 
 
 class EventsSwitch(Request):
-    enabled: bool
+    enabled: StrictBool
 
 
 class NewInstance(Request):
@@ -88,7 +89,7 @@ class NewInstance(Request):
     oauth_api_key: str
     oauth_api_secret: str
     oauth_callback_url: str | None = Field(None, description="Default: this dashboard's.")
-    events_enabled: bool = False
+    events_enabled: StrictBool = False
     event_callback_url: str | None = Field(None, description="Default: this dashboard's.")
     signature_key: str | None = Field(None, description="Default: a generated one.")
     tags: list[str] = []
@@ -163,8 +164,89 @@ class Event(Schema):
         description="The events it carried, as Cloud Elements normalises them: eventType, "
         "objectType, objectId."
     )
+    forwarding: dict[str, int] = Field(
+        description="Its deliveries to destinations, counted by state (pending, sending, "
+        "delivered, refused, failed)."
+    )
 
 
 class EventPage(Schema):
     items: list[Event]
     next_cursor: str | None
+
+
+class DestinationRequest(Request):
+    """A destination's settings. On PATCH only the fields given change."""
+
+    name: str | None = None
+    url: str | None = Field(None, description="https://, or http:// on this machine.")
+    element_keys: list[str] | None = Field(None, description="Empty: every element.")
+    tags: list[str] | None = Field(None, description="Any of these tags. Empty: every tag.")
+    event_types: list[str] | None = Field(
+        None, description="Cloud Elements eventType values. Empty: every type."
+    )
+    instances: list[str] | None = Field(
+        None,
+        description="Only these instances: uuids, Cloud Elements ids or exact names. "
+        "Empty: every instance.",
+    )
+    max_in_flight: StrictInt | None = Field(
+        None, description="Deliveries in flight at most (1–100)."
+    )
+
+
+class Destination(Schema):
+    id: int
+    name: str
+    url: str
+    element_keys: list[str]
+    tags: list[str]
+    event_types: list[str]
+    instances: list[UUID]
+    max_in_flight: int
+    state: Literal["active", "failing", "paused"]
+    paused_reason: str
+    failing_since: datetime | None
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    last_failure: str
+    queued: int = Field(description="Deliveries waiting (counted up to 10,001).")
+    created_at: datetime
+    deleted_at: datetime | None
+
+
+class DestinationList(Schema):
+    items: list[Destination]
+
+
+class DestinationSecret(Schema):
+    signing_secret: str = Field(description="Verify deliveries with a Standard Webhooks library.")
+    previous_signing_secret: str | None = Field(
+        description="After a rotation, the previous secret still signs until `previous_expires_at`."
+    )
+    previous_expires_at: datetime | None
+
+
+class ReplayRequest(Request):
+    since: datetime
+    until: datetime
+    which: Literal["failed", "all"] = Field(
+        "failed",
+        description="`failed`: events not delivered to it (failed, refused, never sent); "
+        "`all`: every event of the window.",
+    )
+
+
+class ResendRequest(Request):
+    destination: StrictInt
+
+
+class Delivery(Schema):
+    id: int
+    event: int
+    destination: int
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str

@@ -10,7 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
-from instances.api import event_views, instance_views, job_views, link_views
+from instances.api import destination_views, event_views, instance_views, job_views, link_views
 from instances.api.auth import ApiError, RateLimited, TokenAuth
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
 )
-for module in (instance_views, event_views, link_views, job_views):
+for module in (instance_views, event_views, link_views, job_views, destination_views):
     api.add_router("", module.router)
 
 

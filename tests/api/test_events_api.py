@@ -68,6 +68,7 @@ def test_events_newest_first_in_pages(alice, make_instance):
         "object_id": newest.object_id,
         "signature": "verified",
         "events": newest.events,
+        "forwarding": {},
     }
 
 

@@ -20,6 +20,13 @@ OPERATIONS = {
     "/api/v1/jobs": {"post"},
     "/api/v1/jobs/{job_id}": {"get"},
     "/api/v1/jobs/{job_id}/cancel": {"post"},
+    "/api/v1/destinations": {"get", "post"},
+    "/api/v1/destinations/{destination_id}": {"get", "patch", "delete"},
+    "/api/v1/destinations/{destination_id}/secret": {"get"},
+    "/api/v1/destinations/{destination_id}/pause": {"post"},
+    "/api/v1/destinations/{destination_id}/resume": {"post"},
+    "/api/v1/destinations/{destination_id}/replay": {"post"},
+    "/api/v1/instances/{uuid}/events/{event_id}/resend": {"post"},
 }
 
 

@@ -93,6 +93,13 @@ def api_schema(sandbox_site, settings, api_secret, make_instance, run):
         timeout=10,
     )
     assert job.status_code == 201, job.text
+    destination = requests.post(
+        f"{url}/api/v1/destinations",
+        json={"name": "Fuzz app", "url": "https://app.example.invalid/hooks"},
+        headers=bearer,
+        timeout=10,
+    )
+    assert destination.status_code == 201, destination.text
 
     # The token as the schema's security scheme (TokenAuth): schemathesis sends it, and knows
     # when it leaves it out on purpose (its negative and authentication checks).
@@ -106,6 +113,8 @@ def api_schema(sandbox_site, settings, api_secret, make_instance, run):
         "uuid": [str(i.uuid) for i in (draft, active, other)],
         "link_id": [link.json()["id"]],
         "job_id": [job.json()["id"]],
+        "destination_id": [destination.json()["id"]],
+        "event_id": list(active.events.values_list("pk", flat=True)),
     }
 
     @schema.hook
@@ -134,6 +143,7 @@ def api_schema(sandbox_site, settings, api_secret, make_instance, run):
         ("GET", "/api/v1/instances/{uuid}"),
         ("GET", "/api/v1/consent-links/{link_id}"),
         ("GET", "/api/v1/jobs/{job_id}"),
+        ("GET", "/api/v1/destinations/{destination_id}"),
     ):
         assert operation in reached, (operation, sorted(run.answers))
 
@@ -180,6 +190,8 @@ def test_an_undocumented_method_answers_json_405_with_allow(sandbox_site, api_se
             template.replace("{uuid}", "00000000-0000-0000-0000-000000000000")
             .replace("{link_id}", "1")
             .replace("{job_id}", "1")
+            .replace("{destination_id}", "1")
+            .replace("{event_id}", "1")
         )
         documented = {m.upper() for m in operations}
         for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - documented:
