@@ -47,11 +47,11 @@ install: $(VENV)/.installed
 ## Create .venv with the project and the test tools
 install-dev: $(VENV)/.installed-dev
 
-## Serve the whole product (dashboard + sandbox) at http://HOST:PORT, with a task worker and the scheduler
+## Serve the whole product (dashboard + sandbox) at http://HOST:PORT, with a task worker, the forwarder and the scheduler
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(SITE_ENV)$(BIN)/python manage.py ensure_operator
-	@# The Procfile's processes (web, worker, scheduler) run together; one Ctrl-C stops them all,
+	@# The Procfile's processes (web, worker, forwarder, scheduler) run together; one Ctrl-C stops them all,
 	@# quietly (honcho then exits 130: the operator's choice, not an error).
 	$(SITE_ENV)PATH="$(abspath $(BIN)):$$PATH" HOST='$(HOST)' PORT='$(PORT)' $(BIN)/honcho start \
 		|| { status=$$?; [ $$status -eq 130 ] || exit $$status; }

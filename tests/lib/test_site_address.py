@@ -82,13 +82,14 @@ def test_a_site_url_in_dotenv_is_left_to_the_settings(tmp_path):
     assert "HOST='127.0.0.1' PORT='8000' " in served(out)
 
 
-def test_the_procfile_serves_host_and_port_beside_a_worker_and_the_scheduler():
+def test_the_procfile_serves_host_and_port_beside_a_worker_the_forwarder_and_the_scheduler():
     processes = dict(
         line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
     )
     assert processes["web"] == "python manage.py runserver $HOST:$PORT"
     assert processes["worker"].startswith("python manage.py db_worker ")
     assert processes["scheduler"] == "python manage.py run_schedules"
+    assert processes["forwarder"] == "python manage.py forward"
     # honcho gives the first process $PORT itself (the next ones get PORT+100, ...).
     assert next(iter(processes)) == "web"
 
