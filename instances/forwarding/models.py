@@ -92,16 +92,6 @@ class Destination(models.Model):
         secret = self.signing_secret
         return f"{secret[:10]}…{secret[-4:]}" if secret else ""
 
-    def filters_text(self) -> str:
-        parts = []
-        if self.element_keys:
-            parts.append("elements " + ", ".join(self.element_keys))
-        if self.tags:
-            parts.append("tags " + ", ".join(self.tags))
-        if self.event_types:
-            parts.append("events " + ", ".join(self.event_types))
-        return "; ".join(parts) or "every event"
-
 
 class Delivery(models.Model):
     """One event to one destination: the unit the forwarder sends, retries and records."""

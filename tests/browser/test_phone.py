@@ -308,3 +308,53 @@ def test_the_campaign_pages_on_a_phone(phone, busy, operator, make_instance):
     phone.get_by_role("button", name="Make a token").click()
     expect(phone.locator("#new-token")).to_contain_text("ced_")
     usable(phone)
+
+
+def test_the_forwarding_pages_on_a_phone(phone, busy, operator):
+    """The destinations list and form, a destination with its deliveries, and an event's
+    attempts with Resend."""
+    from django.utils import timezone
+
+    from instances.forwarding.models import Attempt, Delivery, Destination
+
+    destination = Destination.objects.create(
+        name="The customer portal's event intake in the European region",
+        url="https://hooks.customer-portal.example/cloud-elements/events?token=abcdef",
+        tags=["finance", "quarterly-reports"],
+        event_types=["CREATED", "UPDATED"],
+        failing_since=timezone.now(),
+        last_failure_at=timezone.now(),
+        last_failure="No answer within 15 s.",
+    )
+    event = busy.events.first()
+    delivery = Delivery.objects.create(
+        event=event,
+        destination=destination,
+        created_at=timezone.now(),
+        next_attempt_at=timezone.now(),
+        attempts=1,
+        last_status=503,
+        last_error="Answered 503.",
+    )
+    Attempt.objects.create(
+        delivery=delivery,
+        number=1,
+        started_at=timezone.now(),
+        duration_ms=1234,
+        status=503,
+        outcome=Attempt.Outcome.RETRY,
+        error="Answered 503.",
+        response='{"error":"the intake service is being deployed, come back in a minute"}',
+    )
+    log_in(phone, "alice", PASSWORD)
+    phone.goto("/forwarding/")
+    expect(phone.locator("#destinations .destination-state")).to_contain_text("Failing")
+    usable(phone)
+    phone.goto("/forwarding/new/")
+    usable(phone)
+    phone.goto(destination.get_absolute_url())
+    expect(phone.locator("#deliveries")).to_contain_text("Answered 503.")
+    usable(phone)
+    phone.goto(event.get_absolute_url())
+    expect(phone.locator("#forwarding .attempt-status")).to_have_text("503")
+    usable(phone)
