@@ -69,7 +69,7 @@ def cte_params(instance_id: int, event_types: list[str]) -> list:
 def queue_event(*, event, instance_id: int, event_types: list[str]) -> int:
     """Queue `event` for every live destination it matches (the portable path); returns how
     many. One query when there is no destination."""
-    destinations = list(Destination.objects.filter(deleted_at__isnull=True))
+    destinations = list(Destination.objects.filter(deleted_at__isnull=True).order_by())
     if not destinations:
         return 0
     instance = ElementInstance.objects.only("element_key").get(pk=instance_id)

@@ -56,10 +56,11 @@ def test_the_event_log_lists_deliveries_newest_first_with_their_details(instance
 
     rows = event_rows(page(instance))
 
+    # The last column says how each was forwarded: none was (no destination).
     assert rows == [
-        [shown(newest.received_at), "DELETED", "folder", "/Old reports", "Unsigned"],
-        [shown(middle.received_at), "UPDATED", "file", "/b.txt", "Verified (previous key)"],
-        [shown(oldest.received_at), "CREATED", "file", "/a.txt", "Verified"],
+        [shown(newest.received_at), "DELETED", "folder", "/Old reports", "Unsigned", "—"],
+        [shown(middle.received_at), "UPDATED", "file", "/b.txt", "Verified (previous key)", "—"],
+        [shown(oldest.received_at), "CREATED", "file", "/a.txt", "Verified", "—"],
     ]
 
 

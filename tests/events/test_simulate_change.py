@@ -102,6 +102,7 @@ def test_a_simulated_change_arrives_as_a_verified_notification(
         object_type,
         object_id,
         "Verified",
+        "—",  # forwarded nowhere: no destination
     ]
 
 
