@@ -235,19 +235,25 @@ def _in_thread(delivery: Delivery, now: datetime | None = None) -> str:
 
 
 def forward_due(*, now: datetime | None = None, concurrency: int | None = None) -> dict[str, int]:
-    """Send everything due at `now`, in rounds, until nothing more is; count the outcomes."""
-    now = now or timezone.now()
+    """Send everything due, in rounds, until nothing more is; count the outcomes. `now` (the
+    tests' clock) holds for the whole run; without it each round reads the wall clock, so that
+    a long run's leases start when their deliveries are claimed."""
     concurrency = concurrency or settings.FORWARDING_CONCURRENCY
     outcomes: dict[str, int] = {}
+
+    def rounds(limit: int):
+        while batch := claim(now=now or timezone.now(), limit=limit):
+            yield batch
+
     if concurrency == 1:
         # In this thread (and its transaction: the tests').
-        while batch := claim(now=now, limit=50):
+        for batch in rounds(50):
             for delivery in batch:
                 outcome = send_safely(delivery, now)
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
         return outcomes
     with ThreadPoolExecutor(concurrency, thread_name_prefix="forward") as pool:
-        while batch := claim(now=now, limit=concurrency * 4):
+        for batch in rounds(concurrency * 4):
             for outcome in pool.map(lambda d: _in_thread(d, now), batch):
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes

@@ -248,5 +248,10 @@ def resend(request: HttpRequest, uuid, event_id: int) -> HttpResponse:
     except services.ForwardingError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"Queued for “{destination.name}”: it goes out in a moment.")
+        when = (
+            "it is paused: this goes out once you resume it"
+            if destination.is_paused
+            else "it goes out in a moment"
+        )
+        messages.success(request, f"Queued for “{destination.name}”: {when}.")
     return redirect(f"{event.get_absolute_url()}#forwarding")
