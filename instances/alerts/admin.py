@@ -8,13 +8,14 @@ from django.contrib import admin, messages
 from instances import admin_lists
 from instances.alerts import services
 from instances.alerts.models import Channel, Delivery
+from instances.forwarding.services import PAUSED_KIND
 from instances.health.models import Problem
 from instances.parameters import mask
 
 
 class ChannelForm(forms.ModelForm):
     problem_kinds = forms.MultipleChoiceField(
-        choices=Problem.Kind.choices,
+        choices=[*Problem.Kind.choices, (PAUSED_KIND, "Forwarding destination paused")],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every problem.",

@@ -246,3 +246,8 @@ def test_who_may_see_and_change_destinations(client, viewer, listener, operator)
     for name in ("pause", "test", "rotate", "reveal", "delete"):
         assert client.post(reverse(f"forwarding:{name}", args=[destination.pk])).status_code == 403
     assert not listener.requests
+
+
+def test_an_alert_channel_may_be_told_of_paused_destinations_only(admin_client):
+    form = admin_client.get(reverse("admin:alerts_channel_add")).text
+    assert 'value="destination_paused"' in form and "Forwarding destination paused" in form
