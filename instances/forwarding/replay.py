@@ -14,7 +14,6 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -24,7 +23,7 @@ from instances.forwarding.models import Delivery, Destination
 from instances.jobs import engine
 from instances.jobs import services as jobs
 from instances.jobs.models import Job
-from instances.models import ElementInstance
+from instances.models import ElementInstance, Tag
 
 BATCH = 1_000
 State = Delivery.State
@@ -60,8 +59,12 @@ def window_events(destination: Destination, since: datetime, until: datetime):
     if destination.element_keys:
         events = events.filter(instance__element_key__in=destination.element_keys)
     if destination.tags:
-        tagged = ElementInstance.tags.through.objects.annotate(name=Lower("tag__name")).filter(
-            elementinstance_id=OuterRef("instance_id"), name__in=destination.tags
+        # Lower case as `outbox.matches` has it (Python's: SQLite's LOWER() is ASCII only).
+        wanted = set(destination.tags)
+        names = Tag.objects.values_list("pk", "name")
+        tag_ids = [pk for pk, name in names if name.lower() in wanted]
+        tagged = ElementInstance.tags.through.objects.filter(
+            elementinstance_id=OuterRef("instance_id"), tag_id__in=tag_ids
         )
         events = events.filter(Exists(tagged))
     chosen = Destination.instances.through.objects.filter(destination_id=destination.pk)

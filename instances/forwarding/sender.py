@@ -55,7 +55,8 @@ def retry_window() -> timedelta:
 def backoff(attempt: int) -> timedelta:
     """The wait after the `attempt`-th failure, with jitter."""
     base = min(FIRST_WAIT * 2 ** min(attempt - 1, 20), LONGEST_WAIT)
-    return base * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 (jitter, not a secret)
+    jittered = base * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 (jitter, no secret)
+    return min(jittered, LONGEST_WAIT)
 
 
 # -- claiming ---------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ def _claim_for(destination_id: int, *, now: datetime, limit: int) -> list[int]:
         lost = list(
             mine.filter(state=State.SENDING, lease_until__lte=now)
             .order_by("lease_until")
-            .values_list("pk", "attempts")[:free]
+            .values_list("pk", "attempts", "lease_until")[:free]
         )
         due = list(
             mine.filter(state=State.PENDING, next_attempt_at__lte=now)
@@ -119,13 +120,14 @@ def _claim_for(destination_id: int, *, now: datetime, limit: int) -> list[int]:
                 Attempt(
                     delivery_id=pk,
                     number=number,
-                    started_at=now,
+                    # When it was claimed: its lease ran from then.
+                    started_at=until - lease(),
                     outcome=Outcome.INTERRUPTED,
                     error="The forwarder stopped during this attempt; sent again.",
                 )
-                for pk, number in lost
+                for pk, number, until in lost
             )
-        ids = [pk for pk, _ in lost] + due
+        ids = [pk for pk, _, _ in lost] + due
         Delivery.objects.filter(pk__in=ids).update(
             state=State.SENDING,
             lease_until=now + lease(),
@@ -197,12 +199,13 @@ def record(delivery: Delivery, answer: transport.Answer, *, now: datetime) -> st
                 | Q(last_success_at__lt=now - timedelta(seconds=1))
             ).update(failing_since=None, last_success_at=now)
         else:
+            # A refusal is the app's answer about one event, not the destination failing:
+            # only failures that are retried count towards the automatic pause.
+            failing = Coalesce(F("failing_since"), now) if answer.retried else F("failing_since")
             Destination.objects.filter(pk=destination.pk).update(
-                failing_since=Coalesce(F("failing_since"), now),
-                last_failure_at=now,
-                last_failure=answer.error[:300],
+                failing_since=failing, last_failure_at=now, last_failure=answer.error[:300]
             )
-    if not answer.delivered:
+    if answer.retried and not answer.delivered:
         logger.info(
             "delivery %s to %s (%s): %s", delivery.pk, destination.pk, destination.host, outcome
         )
