@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
@@ -150,7 +151,26 @@ def send(delivery: Delivery, *, now: datetime | None = None) -> str:
     # The signature's time is the wall clock's: the app checks it against its own.
     headers = message.headers(destination, msg_id, body, timezone.now())
     answer = transport.post(destination.url, body, headers)
-    return record(delivery, answer, now=now)
+    return _record_surely(delivery, answer, now=now)
+
+
+# Waits between tries at recording an answer while the database is away (about 15 s in all).
+RECORD_WAITS = (0.5, 1, 2, 4, 8)
+
+
+def _record_surely(delivery: Delivery, answer: transport.Answer, *, now: datetime) -> str:
+    """`record`, tried again while the connection is lost (a restart, a failover): the answer
+    is known, so it is kept rather than sent again, and the destination's in-flight slot is
+    freed at once instead of when the lease runs out. Raises if the database stays away."""
+    for pause in (*RECORD_WAITS, None):
+        try:
+            return record(delivery, answer, now=now)
+        except CONNECTION_ERRORS:
+            if pause is None or connection.in_atomic_block:
+                raise
+            connection.close()
+            time.sleep(pause)
+    raise AssertionError("not reached")
 
 
 def record(delivery: Delivery, answer: transport.Answer, *, now: datetime) -> str:
