@@ -138,120 +138,137 @@ def _claim_for(destination_id: int, *, now: datetime, limit: int) -> list[int]:
     return ids
 
 
-# -- sending ---------------------------------------------------------------------------------
+# -- sending and recording --------------------------------------------------------------------
+
+
+def deliver(delivery: Delivery) -> transport.Answer:
+    """POST one claimed delivery (in a pool thread: no database, its rows were read with the
+    claim). Never raises."""
+    try:
+        event, destination = delivery.event, delivery.destination
+        instance = event.instance
+        body = message.event_body(event, instance, [tag.name for tag in instance.tags.all()])
+        msg_id = message.message_id(instance.uuid, event.dedup_key)
+        # The signature's time is the wall clock's: the app checks it against its own.
+        headers = message.headers(destination, msg_id, body, timezone.now())
+    except Exception:
+        logger.exception("delivery %s: could not be prepared", delivery.pk)
+        return transport.Answer(error="Could not be prepared; see the server log.")
+    return transport.post(destination.url, body, headers)
 
 
 def send(delivery: Delivery, *, now: datetime | None = None) -> str:
     """Send one claimed delivery and record the attempt; returns its outcome."""
-    now = now or timezone.now()
-    event, destination = delivery.event, delivery.destination
-    instance = event.instance
-    body = message.event_body(event, instance, [tag.name for tag in instance.tags.all()])
-    msg_id = message.message_id(instance.uuid, event.dedup_key)
-    # The signature's time is the wall clock's: the app checks it against its own.
-    headers = message.headers(destination, msg_id, body, timezone.now())
-    answer = transport.post(destination.url, body, headers)
-    return _record_surely(delivery, answer, now=now)
+    return record_safely([(delivery, deliver(delivery))], now=now)[0]
 
 
-# Waits between tries at recording an answer while the database is away (about 15 s in all).
+# Waits between tries at recording answers while the database is away (about 15 s in all).
 RECORD_WAITS = (0.5, 1, 2, 4, 8)
 
 
-def _record_surely(delivery: Delivery, answer: transport.Answer, *, now: datetime) -> str:
-    """`record`, tried again while the connection is lost (a restart, a failover): the answer
-    is known, so it is kept rather than sent again, and the destination's in-flight slot is
-    freed at once instead of when the lease runs out. Raises if the database stays away."""
+def record_safely(results: list[tuple[Delivery, transport.Answer]], *, now=None) -> list[str]:
+    """`record`, tried again while the connection is lost (a restart, a failover): the answers
+    are known, so they are kept rather than sent again, and the destination's in-flight slots
+    are freed at once instead of when the leases run out. If the database stays away the
+    deliveries are left to their leases (sent again later)."""
     for pause in (*RECORD_WAITS, None):
         try:
-            return record(delivery, answer, now=now)
+            return record(results, now=now)
         except CONNECTION_ERRORS:
             if pause is None or connection.in_atomic_block:
-                raise
+                break
             connection.close()
             time.sleep(pause)
-    raise AssertionError("not reached")
+        except DatabaseError:
+            break
+    logger.error("%s deliveries not recorded; they are sent again later", len(results))
+    return ["not recorded"] * len(results)
 
 
-def record(delivery: Delivery, answer: transport.Answer, *, now: datetime) -> str:
-    """Write the attempt, the delivery's new state and the destination's health, together."""
-    destination = delivery.destination
+def _outcome(delivery: Delivery, answer: transport.Answer, now: datetime):
+    """The attempt's outcome, the delivery's next state and, for a retry, when."""
     first = delivery.first_attempt_at or now
-    next_at = None
     if answer.delivered:
-        outcome, state = Outcome.DELIVERED, State.DELIVERED
-    elif not answer.retried:
-        outcome, state = Outcome.REFUSED, State.REFUSED
-    elif now >= first + retry_window():
-        outcome, state = Outcome.GAVE_UP, State.FAILED
-    else:
-        outcome, state = Outcome.RETRY, State.PENDING
-        wait_for = max(backoff(delivery.attempts), answer.retry_after or timedelta(0))
-        next_at = min(now + wait_for, first + retry_window())
+        return Outcome.DELIVERED, State.DELIVERED, None
+    if not answer.retried:
+        return Outcome.REFUSED, State.REFUSED, None
+    if now >= first + retry_window():
+        return Outcome.GAVE_UP, State.FAILED, None
+    wait_for = max(backoff(delivery.attempts), answer.retry_after or timedelta(0))
+    return Outcome.RETRY, State.PENDING, min(now + wait_for, first + retry_window())
+
+
+def record(results: list[tuple[Delivery, transport.Answer]], *, now=None) -> list[str]:
+    """Write the attempts, the deliveries' new states and their destinations' health in one
+    transaction of a few statements, whatever the number of deliveries."""
+    now = now or timezone.now()
+    decided = [(d, a, *_outcome(d, a, now)) for d, a in results]
     with transaction.atomic():
-        Attempt.objects.create(
-            delivery_id=delivery.pk,
-            number=delivery.attempts,
-            started_at=now,
-            duration_ms=answer.duration_ms,
-            status=answer.status,
-            outcome=outcome,
-            error=answer.error[:300],
-            response=answer.excerpt,
-            next_attempt_at=next_at,
+        Attempt.objects.bulk_create(
+            Attempt(
+                delivery_id=d.pk,
+                number=d.attempts,
+                started_at=now,
+                duration_ms=a.duration_ms,
+                status=a.status,
+                outcome=outcome,
+                error=a.error[:300],
+                response=a.excerpt,
+                next_attempt_at=next_at,
+            )
+            for d, a, outcome, _, next_at in decided
         )
-        # Only while still this forwarder's (not taken over after its lease ran out).
-        Delivery.objects.filter(
-            pk=delivery.pk, state=State.SENDING, attempts=delivery.attempts
-        ).update(
-            state=state,
-            next_attempt_at=next_at,
-            lease_until=None,
-            last_status=answer.status,
-            last_error=answer.error[:300],
-            finished_at=now if next_at is None else None,
+        # Only those still this forwarder's (not taken over after their lease ran out).
+        mine = set(
+            Delivery.objects.select_for_update()
+            .filter(pk__in=[d.pk for d, *_ in decided], state=State.SENDING)
+            .values_list("pk", "attempts")
         )
+        changed = []
+        for d, a, _, state, next_at in decided:
+            if (d.pk, d.attempts) in mine:
+                d.state, d.next_attempt_at, d.lease_until = state, next_at, None
+                d.last_status, d.last_error = a.status, a.error[:300]
+                d.finished_at = now if next_at is None else None
+                changed.append(d)
+        fields = ["state", "next_attempt_at", "lease_until", "last_status", "last_error"]
+        Delivery.objects.bulk_update(changed, [*fields, "finished_at"])
+        failing = _destination_health(decided, now)
+    for destination_id in failing:
+        services.pause_if_failing_too_long(destination_id, now=now)
+    return [outcome for _, _, outcome, _, _ in decided]
+
+
+def _destination_health(decided: list, now: datetime) -> set[int]:
+    """Each destination's last answer of the batch says whether it is failing; returns the
+    ones that are. A refusal is the app's answer about one event, not the destination
+    failing: only failures that are retried count towards the automatic pause."""
+    last: dict[int, transport.Answer] = {}
+    last_failure: dict[int, transport.Answer] = {}
+    for d, a, *_ in decided:
+        last[d.destination_id] = a
+        if not a.delivered:
+            last_failure[d.destination_id] = a
+    failing = set()
+    for destination_id, answer in last.items():
+        row = Destination.objects.filter(pk=destination_id)
         if answer.delivered:
             # At most one write a second per destination, however many deliveries succeed.
-            Destination.objects.filter(pk=destination.pk).filter(
+            row.filter(
                 Q(failing_since__isnull=False)
                 | Q(last_success_at__isnull=True)
                 | Q(last_success_at__lt=now - timedelta(seconds=1))
             ).update(failing_since=None, last_success_at=now)
-        else:
-            # A refusal is the app's answer about one event, not the destination failing:
-            # only failures that are retried count towards the automatic pause.
-            failing = Coalesce(F("failing_since"), now) if answer.retried else F("failing_since")
-            Destination.objects.filter(pk=destination.pk).update(
-                failing_since=failing, last_failure_at=now, last_failure=answer.error[:300]
-            )
-    if answer.retried and not answer.delivered:
-        logger.info(
-            "delivery %s to %s (%s): %s", delivery.pk, destination.pk, destination.host, outcome
-        )
-        services.pause_if_failing_too_long(destination.pk, now=now)
-    return outcome
-
-
-def send_safely(delivery: Delivery, now: datetime | None = None) -> str:
-    """`send` that never raises: a delivery that could not be recorded is left to its lease
-    (claimed again once it runs out)."""
-    try:
-        return send(delivery, now=now)
-    except DatabaseError:
-        logger.exception("delivery %s: not recorded; it is sent again later", delivery.pk)
-        return "not recorded"
-    except Exception:
-        logger.exception("delivery %s: unexpected error; it is sent again later", delivery.pk)
-        return "error"
-
-
-def _in_thread(delivery: Delivery, now: datetime | None = None) -> str:
-    """`send_safely` in a pool thread, whose connection is dropped when it went bad."""
-    try:
-        return send_safely(delivery, now)
-    finally:
-        connection.close_if_unusable_or_obsolete()
+        if destination_id in last_failure:
+            fields = {
+                "last_failure_at": now,
+                "last_failure": last_failure[destination_id].error[:300],
+            }
+            if not answer.delivered and answer.retried:
+                fields["failing_since"] = Coalesce(F("failing_since"), now)
+                failing.add(destination_id)
+            row.update(**fields)
+    return failing
 
 
 # -- the loop ---------------------------------------------------------------------------------
@@ -263,32 +280,24 @@ def forward_due(*, now: datetime | None = None, concurrency: int | None = None) 
     a long run's leases start when their deliveries are claimed."""
     concurrency = concurrency or settings.FORWARDING_CONCURRENCY
     outcomes: dict[str, int] = {}
-
-    def rounds(limit: int):
-        while batch := claim(now=now or timezone.now(), limit=limit):
-            yield batch
-
-    if concurrency == 1:
-        # In this thread (and its transaction: the tests').
-        for batch in rounds(50):
-            for delivery in batch:
-                outcome = send_safely(delivery, now)
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        return outcomes
     with ThreadPoolExecutor(concurrency, thread_name_prefix="forward") as pool:
-        for batch in rounds(concurrency * 4):
-            for outcome in pool.map(lambda d: _in_thread(d, now), batch):
+        while batch := claim(now=now or timezone.now(), limit=concurrency * 4):
+            # One thread: in this one (and its transaction: the tests').
+            answers = map(deliver, batch) if concurrency == 1 else pool.map(deliver, batch)
+            for outcome in record_safely(list(zip(batch, answers, strict=True)), now=now):
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 
 
 def forward_forever(*, stop: threading.Event, concurrency: int, poll: float) -> None:
-    """Keep `concurrency` deliveries going while there are due ones; stop when told to (after
-    the ones in flight)."""
-    running: set[Future] = set()
+    """Keep `concurrency` deliveries going while there are due ones, recording the answers as
+    they come, a batch at a time; stop when told to (after the ones in flight)."""
+    running: dict[Future, Delivery] = {}
     with ThreadPoolExecutor(concurrency, thread_name_prefix="forward") as pool:
         while not stop.is_set():
-            running = {future for future in running if not future.done()}
+            done = [future for future in running if future.done()]
+            if done:
+                record_safely([(running.pop(f), f.result()) for f in done])
             free = concurrency - len(running)
             try:
                 batch = claim(now=timezone.now(), limit=free) if free else []
@@ -298,10 +307,13 @@ def forward_forever(*, stop: threading.Event, concurrency: int, poll: float) -> 
                 ):
                     break
                 continue
-            running |= {pool.submit(_in_thread, delivery) for delivery in batch}
+            for delivery in batch:
+                running[pool.submit(deliver, delivery)] = delivery
             if batch:
                 continue
             if running:
                 wait(running, timeout=poll, return_when=FIRST_COMPLETED)
             else:
                 stop.wait(poll)
+        if running:
+            record_safely([(running[f], f.result()) for f in wait(running).done])

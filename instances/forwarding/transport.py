@@ -1,4 +1,10 @@
-"""One POST to a destination, and what came back: never raises, never names the URL."""
+"""One POST to a destination, and what came back: never raises, never names the URL.
+
+urllib3 directly (requests' own transport): one pool of kept-alive connections per destination
+host, shared by the forwarder's threads, without requests' per-request work (reading proxy
+settings from the environment took a tenth of the forwarder's CPU, measured). Deliveries go
+straight to the destination: no HTTP(S)_PROXY.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
-import requests
+import certifi
+import urllib3
 from django.conf import settings
 from django.utils import timezone
+from urllib3.exceptions import HTTPError, NewConnectionError, SSLError
+from urllib3.exceptions import TimeoutError as Timeout
 
 CONNECT_TIMEOUT = 3.05
 # What is kept of an answer.
@@ -38,14 +47,21 @@ class Answer:
         return self.status is None or self.status in RETRIED_STATUSES or self.status >= 500
 
 
-_local = threading.local()
+_pools: urllib3.PoolManager | None = None
+_pools_lock = threading.Lock()
 
 
-def _session() -> requests.Session:
-    """One session per thread: connections to a destination are kept open between posts."""
-    if not hasattr(_local, "session"):
-        _local.session = requests.Session()
-    return _local.session
+def _pool_manager() -> urllib3.PoolManager:
+    global _pools
+    with _pools_lock:
+        if _pools is None:
+            _pools = urllib3.PoolManager(
+                num_pools=200,
+                maxsize=settings.FORWARDING_CONCURRENCY,
+                ca_certs=certifi.where(),
+                retries=False,
+            )
+        return _pools
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
@@ -55,22 +71,25 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     started = time.monotonic()
     answer = Answer()
     try:
-        with _session().post(
+        response = _pool_manager().request(
+            "POST",
             url,
-            data=body,
+            body=body,
             headers=headers,
-            timeout=(CONNECT_TIMEOUT, timeout),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            answer.status = response.status_code
-            answer.retry_after = _retry_after(response.headers.get("Retry-After"))
-            answer.excerpt = _first_bytes(response, deadline=started + timeout)
-    except requests.Timeout:
-        answer.error = f"No answer within {timeout} s."
-    except requests.ConnectionError:
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout),
+            redirect=False,
+            preload_content=False,
+        )
+        answer.status = response.status
+        answer.retry_after = _retry_after(response.headers.get("Retry-After"))
+        answer.excerpt = _first_bytes(response, deadline=started + timeout)
+    except NewConnectionError:  # before Timeout: urllib3 makes it a kind of connect timeout
         answer.error = "Could not connect."
-    except requests.RequestException as error:
+    except Timeout:
+        answer.error = f"No answer within {timeout} s."
+    except SSLError:
+        answer.error = "The TLS connection failed (certificate or protocol)."
+    except HTTPError as error:
         answer.error = f"The request failed ({type(error).__name__})."
     answer.duration_ms = round((time.monotonic() - started) * 1000)
     if answer.status is not None and not answer.delivered:
@@ -81,17 +100,25 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     return answer
 
 
-def _first_bytes(response: requests.Response, *, deadline: float) -> str:
+def _first_bytes(response: urllib3.BaseHTTPResponse, *, deadline: float) -> str:
     """The first bytes of the answer, read for no longer than the deadline (a destination
-    trickling its answer must not hold a thread)."""
-    data = b""
+    trickling its answer must not hold a thread). A connection whose answer was read to its
+    end goes back to the pool; any other is closed."""
+    data, ended = b"", False
     try:
-        for chunk in response.iter_content(256):
-            data += chunk
-            if len(data) >= EXCERPT_BYTES or time.monotonic() > deadline:
+        while len(data) < EXCERPT_BYTES and time.monotonic() <= deadline:
+            chunk = response.read(256)
+            if not chunk:
+                ended = True
                 break
-    except requests.RequestException:
+            data += chunk
+        ended = ended or response.length_remaining == 0
+    except HTTPError:
         pass  # the status is what counts; the answer's text is a courtesy
+    finally:
+        if not ended:
+            response.close()
+        response.release_conn()
     return data[:EXCERPT_BYTES].decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 

@@ -44,8 +44,9 @@ def bench_database_url() -> str:
     return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
 
 
-def start_gunicorn(port: int) -> subprocess.Popen:
-    env = {
+def process_env(**extra: str) -> dict[str, str]:
+    """A deployed process's environment on the bench database (gunicorn, a forwarder)."""
+    return {
         **os.environ,
         "DEBUG": "false",
         "SECRET_KEY": "bench-only-" + "x" * 50,
@@ -59,7 +60,12 @@ def start_gunicorn(port: int) -> subprocess.Popen:
         "CLOUD_ELEMENTS_ORGANIZATION_SECRET": "bench-org",
         "LOG_LEVEL": "WARNING",
         "STATIC_ROOT": STATIC_ROOT.name,  # empty: no page with static files is requested
+        **extra,
     }
+
+
+def start_gunicorn(port: int) -> subprocess.Popen:
+    env = process_env()
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
         [str(gunicorn), "config.wsgi", *GUNICORN.split()[1:], "--bind", f"127.0.0.1:{port}"],
