@@ -33,7 +33,10 @@ class RoundTrips:
     def total(self) -> int:
         # Each transaction: BEGIN before its first statement, COMMIT after its last (SQLite's
         # backend sends them as statements, PostgreSQL's driver on its own: count them once).
-        work = [s for s in self.statements if not s.upper().startswith(TRANSACTION_CONTROL)]
+        # A prepared statement is logged without its text (None): it is work.
+        work = [
+            s for s in self.statements if s is None or not s.upper().startswith(TRANSACTION_CONTROL)
+        ]
         return len(work) + 2 * self.transactions
 
 

@@ -68,6 +68,9 @@ class DeliveryAdmin(admin_lists.ReadOnlyAdmin):
     list_display = ("created_at", "event", "destination", "state", "attempts", "last_status")
     list_filter = ("state", "destination")
     list_select_related = ("event", "destination")
+    # In the order of an index (`delivery_by_destination`): newest first over all deliveries
+    # read the whole table (2.5x at 1M).
+    ordering = ("destination", "-created_at", "-id")
     paginator = admin_lists.EstimatedCountPaginator
     show_full_result_count = False
     fields = (

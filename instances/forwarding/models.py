@@ -103,8 +103,13 @@ class Delivery(models.Model):
         REFUSED = "refused", "Refused"
         FAILED = "failed", "Failed"
 
+    # No index of its own: the unique (event, destination) serves every lookup by event, and
+    # each index costs the receiver's insert.
     event = models.ForeignKey(
-        "events.EventNotification", on_delete=models.CASCADE, related_name="deliveries"
+        "events.EventNotification",
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
     )
     destination = models.ForeignKey(
         Destination, on_delete=models.CASCADE, related_name="deliveries", db_index=False
