@@ -12,8 +12,10 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.debug import sensitive_variables
+
+from instances.lib.pages import page
 
 security_log = logging.getLogger("instances.security")
 
@@ -63,3 +65,29 @@ def confirm_password(request: HttpRequest, password: str) -> None:
         raise SudoError("That is not your password.", 403)
     request.session.pop(FAILURES, None)
     request.session[CONFIRMED_AT] = time.time()
+
+
+def password_page(
+    request: HttpRequest, *, secret: str, action: str, back: tuple[str, str], crumbs: list
+) -> HttpResponse | None:
+    """The page that asks for the password before `secret` (“the signing secret of “X””) is
+    shown, or None when this session is confirmed (the password posted now counts). `back` is
+    (name, url) of what the secret belongs to; `crumbs` the (name, url) pairs before it."""
+    if is_confirmed(request):
+        return None
+    context = {
+        "title": "Confirm your password",
+        "secret": secret,
+        "action": action,
+        "back": back,
+        "crumbs": [*crumbs, back],
+        "error": "",
+    }
+    if "password" not in request.POST:
+        return page(request, "accounts/confirm_password.html", context)
+    try:
+        confirm_password(request, request.POST["password"])
+    except SudoError as error:
+        context["error"] = error.message
+        return page(request, "accounts/confirm_password.html", context, error.status)
+    return None

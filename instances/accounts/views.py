@@ -197,15 +197,15 @@ def reveal_key(request: HttpRequest, uuid) -> HttpResponse:
     if not instance.webhook.signature_key:
         messages.info(request, f"“{instance.name}” has no signature key to reveal.")
         return redirect(instance)
-    if not sudo.is_confirmed(request):
-        context = {"title": "Confirm your password", "instance": instance, "error": ""}
-        if "password" not in request.POST:
-            return page(request, "accounts/confirm_password.html", context)
-        try:
-            sudo.confirm_password(request, request.POST["password"])
-        except sudo.SudoError as error:
-            context["error"] = error.message
-            return page(request, "accounts/confirm_password.html", context, error.status)
+    asked = sudo.password_page(
+        request,
+        secret=f"the signature key of “{instance.name}”",
+        action=reverse("accounts:reveal_key", args=[instance.uuid]),
+        back=(instance.name, instance.get_absolute_url()),
+        crumbs=[],
+    )
+    if asked:
+        return asked
     key = reveal.reveal_signature_key(instance=instance, actor=request.user)
     context = {"title": "Signature key", "instance": instance, "key": key}
     return page(request, "accounts/reveal_key.html", context)

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,6 +14,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -36,6 +39,23 @@ LIVE = Destination.objects.filter(deleted_at__isnull=True)
 
 def _destination(pk: int) -> Destination:
     return get_object_or_404(LIVE, pk=pk)
+
+
+def destination_action(permission: Callable) -> Callable:
+    """A button on a destination's page: POST only, staff with `permission`, the (live)
+    destination loaded for the view."""
+
+    def decorator(view: Callable) -> Callable:
+        @require_POST
+        @staff_member_required
+        @permission
+        @wraps(view)
+        def wrapped(request: HttpRequest, pk: int) -> HttpResponse:
+            return view(request, _destination(pk))
+
+        return wrapped
+
+    return decorator
 
 
 @require_GET
@@ -125,11 +145,8 @@ def destination_replays(destination: Destination):
     )[:5]
 
 
-@require_POST
-@staff_member_required
-@can_change
-def pause(request: HttpRequest, pk: int) -> HttpResponse:
-    destination = _destination(pk)
+@destination_action(can_change)
+def pause(request: HttpRequest, destination: Destination) -> HttpResponse:
     if services.pause(destination, reason=f"Paused by {request.user.get_username()}."):
         messages.success(request, "Paused: events queue here until you resume it.")
     else:
@@ -137,11 +154,8 @@ def pause(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(destination)
 
 
-@require_POST
-@staff_member_required
-@can_change
-def resume(request: HttpRequest, pk: int) -> HttpResponse:
-    destination = _destination(pk)
+@destination_action(can_change)
+def resume(request: HttpRequest, destination: Destination) -> HttpResponse:
     waiting = services.resume(destination)
     messages.success(request, f"Resumed: {_count(waiting)} queued deliveries go out now.")
     return redirect(destination)
@@ -153,11 +167,8 @@ def _count(value: int) -> str:
     return f"{value:,}"
 
 
-@require_POST
-@staff_member_required
-@can_change
-def test(request: HttpRequest, pk: int) -> HttpResponse:
-    destination = _destination(pk)
+@destination_action(can_change)
+def test(request: HttpRequest, destination: Destination) -> HttpResponse:
     answer = services.send_test(destination)
     text = f"in {answer.duration_ms} ms"
     if answer.delivered:
@@ -169,11 +180,8 @@ def test(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(destination)
 
 
-@require_POST
-@staff_member_required
-@can_change
-def rotate(request: HttpRequest, pk: int) -> HttpResponse:
-    destination = _destination(pk)
+@destination_action(can_change)
+def rotate(request: HttpRequest, destination: Destination) -> HttpResponse:
     services.rotate_secret(destination)
     messages.success(
         request,
@@ -185,32 +193,26 @@ def rotate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @never_cache
 @sensitive_post_parameters("password")
-@require_POST
-@staff_member_required
-@can_change
-def reveal(request: HttpRequest, pk: int) -> HttpResponse:
-    destination = _destination(pk)
-    context = {"title": "Confirm your password", "destination": destination, "error": ""}
-    if not sudo.is_confirmed(request):
-        if "password" not in request.POST:
-            return page(request, "forwarding/confirm_password.html", context)
-        try:
-            sudo.confirm_password(request, request.POST["password"])
-        except sudo.SudoError as error:
-            context["error"] = error.message
-            return page(request, "forwarding/confirm_password.html", context, error.status)
+@destination_action(can_change)
+def reveal(request: HttpRequest, destination: Destination) -> HttpResponse:
+    asked = sudo.password_page(
+        request,
+        secret=f"the signing secret of “{destination.name}”",
+        action=reverse("forwarding:reveal", args=[destination.pk]),
+        back=(destination.name, destination.get_absolute_url()),
+        crumbs=[("Forwarding", reverse("forwarding:index"))],
+    )
+    if asked:
+        return asked
     security_log.info(
         "signing secret of destination %s revealed to %s", destination.pk, request.user.pk
     )
-    context["title"] = "Signing secret"
+    context = {"title": "Signing secret", "destination": destination}
     return page(request, "forwarding/secret.html", context)
 
 
-@require_POST
-@staff_member_required
-@can_change
-def start_replay(request: HttpRequest, pk: int) -> HttpResponse:
-    destination = _destination(pk)
+@destination_action(can_change)
+def start_replay(request: HttpRequest, destination: Destination) -> HttpResponse:
     form = ReplayForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
@@ -226,11 +228,8 @@ def start_replay(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(job)
 
 
-@require_POST
-@staff_member_required
-@can_delete
-def delete(request: HttpRequest, pk: int) -> HttpResponse:
-    destination = _destination(pk)
+@destination_action(can_delete)
+def delete(request: HttpRequest, destination: Destination) -> HttpResponse:
     services.delete(destination)
     messages.success(request, f"Destination “{destination.name}” deleted: nothing more goes to it.")
     return redirect("forwarding:index")

@@ -7,6 +7,7 @@ import json
 import os
 import time
 
+import pytest
 from django.conf import settings
 from django.db import connection
 
@@ -33,6 +34,16 @@ BODY = json.dumps(
         }
     }
 )
+
+
+def require_postgresql() -> None:
+    """Stop the run unless the database is PostgreSQL: `make bench` measures it only."""
+    if connection.vendor != "postgresql":
+        pytest.exit(
+            "make bench measures PostgreSQL only: set DATABASE_URL=postgres://user@host:5432/name "
+            "(the Makefile's default is postgres://postgres@127.0.0.1:5432/ce_dashboard_bench).",
+            returncode=2,
+        )
 
 
 def execute(sql: str, params=None) -> None:
@@ -151,9 +162,10 @@ DATA_TABLES = (
 )
 
 
-def create_schema(schema: str) -> None:
+def create_schema(schema: str, tables: tuple[str, ...] = ()) -> None:
+    """A schema with empty copies of DATA_TABLES and `tables`."""
     execute(f"CREATE SCHEMA {schema}")
-    for table in DATA_TABLES:
+    for table in (*DATA_TABLES, *tables):
         execute(f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)")
 
 
@@ -161,9 +173,11 @@ def use(schema: str) -> None:
     execute(f"SET search_path TO {schema}, public")
 
 
-def seed(schema: str, size: dict) -> float:
+def seed(schema: str, size: dict, tables: tuple[str, ...] = ()) -> float:
+    """`size`'s tags, instances and events in a new schema (with empty copies of `tables`
+    too), which becomes the one in use; returns the seconds it took."""
     started = time.perf_counter()
-    create_schema(schema)
+    create_schema(schema, tables)
     use(schema)
     execute(
         "INSERT INTO instances_tag (id, name) SELECT t, 'team-' || t FROM generate_series(1, %s) t",

@@ -35,21 +35,13 @@ from tests.benchmarks.seeding import (
     HOT,
     LARGE,
     SCALE,
-    TAGS,
-    create_schema,
     execute,
-    rebuild_rollup,
-    seed_events,
-    seed_instances,
+    require_postgresql,
+    seed,
     use,
 )
 
-if connection.vendor != "postgresql":
-    pytest.exit(
-        "make bench measures PostgreSQL only: set DATABASE_URL=postgres://user@host:5432/name "
-        "(the Makefile's default is postgres://postgres@127.0.0.1:5432/ce_dashboard_bench).",
-        returncode=2,
-    )
+require_postgresql()
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,28 +51,6 @@ SCHEMAS = {"api_bench_small": SMALL, "api_bench_large": LARGE}
 DEEP_INSTANCE = 1_001
 # The event page after the 51st oldest event of the hot instance: its 50 oldest events.
 OLD_EVENTS = 51
-
-
-def seed(schema: str, size: dict) -> float:
-    """As `seeding.seed`, except that the schema's instances table gives the owner's name and
-    address a database default: `seeding.seed_instances` predates those columns (NOT NULL,
-    without a default in the database) and its INSERT fails on them."""
-    started = time.perf_counter()
-    create_schema(schema)
-    use(schema)
-    for column in ("owner_name", "owner_email"):
-        execute(
-            f"ALTER TABLE {schema}.instances_elementinstance ALTER COLUMN {column} SET DEFAULT ''"
-        )
-    execute(
-        "INSERT INTO instances_tag (id, name) SELECT t, 'team-' || t FROM generate_series(1, %s) t",
-        [TAGS],
-    )
-    seed_instances(1, size["instances"])
-    plain = size["events"] - size["hot_events"]
-    seed_events(1, plain, instances=size["instances"], hot_first=plain + 1, hot_last=size["events"])
-    rebuild_rollup()
-    return time.perf_counter() - started
 
 
 def requests_to_measure() -> dict[str, str]:

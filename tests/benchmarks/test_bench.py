@@ -20,14 +20,17 @@ from django.db import connection
 from instances.events.purge import purge_events
 from tests.benchmarks.load import load_run, receiver_round_trips
 from tests.benchmarks.pages import ROUNDS, measure_interleaved
-from tests.benchmarks.seeding import LARGE, SCALE, SMALL, execute, seed, use
+from tests.benchmarks.seeding import (
+    LARGE,
+    SCALE,
+    SMALL,
+    execute,
+    require_postgresql,
+    seed,
+    use,
+)
 
-if connection.vendor != "postgresql":
-    pytest.exit(
-        "make bench measures PostgreSQL only: set DATABASE_URL=postgres://user@host:5432/name "
-        "(the Makefile's default is postgres://postgres@127.0.0.1:5432/ce_dashboard_bench).",
-        returncode=2,
-    )
+require_postgresql()
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -44,14 +44,10 @@ from tests.benchmarks.load import (
     start_gunicorn,
     wrk_script,
 )
-from tests.benchmarks.seeding import BODY, TAGS, execute, seed_instances
+from tests.benchmarks.seeding import BODY, TAGS, execute, require_postgresql, seed_instances
 from tests.roundtrips import counting_round_trips
 
-if connection.vendor != "postgresql":
-    pytest.exit(
-        "The forwarding bench measures PostgreSQL only: set DATABASE_URL=postgres://…",
-        returncode=2,
-    )
+require_postgresql()
 
 # The forwarder and gunicorn read what this test writes: it must be committed.
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -44,21 +44,15 @@ from tests.benchmarks.seeding import (
     LARGE,
     SCALE,
     SMALL,
-    TAGS,
-    create_schema,
     execute,
-    rebuild_rollup,
-    seed_events,
-    seed_instances,
+    require_postgresql,
     use,
 )
+from tests.benchmarks.seeding import (
+    seed as seed_base,
+)
 
-if connection.vendor != "postgresql":
-    pytest.exit(
-        "make bench measures PostgreSQL only: set DATABASE_URL=postgres://user@host:5432/name "
-        "(the Makefile's default is postgres://postgres@127.0.0.1:5432/ce_dashboard_bench).",
-        returncode=2,
-    )
+require_postgresql()
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,18 +76,7 @@ def seed(schema: str, size: dict) -> float:
     """The page benchmarks' instances and events, then the destinations, a delivery of every
     event to the first one and an attempt of every delivery tried."""
     started = time.perf_counter()
-    create_schema(schema)
-    for table in FORWARDING_TABLES:
-        execute(f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)")
-    use(schema)
-    execute(
-        "INSERT INTO instances_tag (id, name) SELECT t, 'team-' || t FROM generate_series(1, %s) t",
-        [TAGS],
-    )
-    seed_instances(1, size["instances"])
-    plain = size["events"] - size["hot_events"]
-    seed_events(1, plain, instances=size["instances"], hot_first=plain + 1, hot_last=size["events"])
-    rebuild_rollup()
+    seed_base(schema, size, FORWARDING_TABLES)
     app = Destination.objects.create(name="Bench app", url="https://app.example/hooks")
     # Made after the events arrived: no delivery.
     Destination.objects.create(
