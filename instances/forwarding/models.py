@@ -1,9 +1,10 @@
 """Where received events go next (destinations), each event's delivery to each of them, and
 every attempt at it.
 
-The deliveries are the forwarding queue: the receiver writes them in the statement that stores
-the event (`outbox.py`), the forwarder (`sender.py`) claims the due ones, and what it did is
-written back here, one `Attempt` row per try.
+The deliveries are the forwarding queue. The receiver, in the statement that stores the event
+(`outbox.py`), writes only a narrow `Queued` row per matching destination; the forwarder
+(`sender.py`) turns those into deliveries a batch at a time, claims the due ones, and writes
+back what it did, one `Attempt` row per try.
 """
 
 from __future__ import annotations
@@ -158,6 +159,39 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"event {self.event_id} → {self.destination_id}: {self.state}"
+
+
+class Queued(models.Model):
+    """An event the receiver queued for a destination, not yet a `Delivery`.
+
+    The receiver's insert is the hot path: this table has its primary key and nothing else (no
+    other index, no foreign key check), where a delivery row updates five indexes. The
+    forwarder moves these rows into deliveries a batch at a time (`sender.promote`), skipping
+    an event purged or a destination deleted meanwhile.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    event = models.ForeignKey(
+        "events.EventNotification",
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    destination = models.ForeignKey(
+        Destination,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    queued_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "queued"
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} → {self.destination_id}: queued"
 
 
 class Attempt(models.Model):

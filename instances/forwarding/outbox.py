@@ -1,9 +1,10 @@
 """Queueing a stored event for the destinations it matches, in the receiver's own write.
 
 On PostgreSQL the receiver stores an event in one statement (`events.ingest`); `POSTGRESQL_CTE`
-is a part of that statement that inserts one pending delivery per matching destination, so
-forwarding costs the receiver no round trip and no task: the forwarder finds the deliveries.
-Elsewhere (SQLite) `queue_event` does the same inside the receiver's short transaction.
+is a part of that statement that inserts one `Queued` row per matching destination, so
+forwarding costs the receiver no round trip, no task and one narrow row: the forwarder turns
+the rows into deliveries (`sender.promote`). Elsewhere (SQLite) `queue_event` does the same
+inside the receiver's short transaction.
 
 Which destinations an event matches is one rule, `matches`; the SQL below says the same thing
 for the statement, and `tests/forwarding/test_filters.py` checks both against the same cases.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from instances.forwarding.models import Delivery, Destination
+from instances.forwarding.models import Destination, Queued
 from instances.models import ElementInstance
 
 
@@ -41,10 +42,8 @@ def matches(
 # are the receiver statement's CTEs (the inserted event; the instance with its element_key).
 POSTGRESQL_CTE = """
     forwarded AS (
-        INSERT INTO forwarding_delivery (
-            event_id, destination_id, state, attempts, next_attempt_at, created_at, last_error
-        )
-        SELECT event.id, d.id, 'pending', 0, event.received_at, event.received_at, ''
+        INSERT INTO forwarding_queued (event_id, destination_id, queued_at)
+        SELECT event.id, d.id, event.received_at
         FROM event, still, forwarding_destination d
         WHERE d.deleted_at IS NULL
           AND (d.element_keys = '[]'::jsonb OR d.element_keys ? still.element_key)
@@ -81,12 +80,7 @@ def queue_event(*, event, instance_id: int, event_types: list[str]) -> int:
     for destination_id, chosen_id in chosen:
         by_destination.setdefault(destination_id, set()).add(chosen_id)
     rows = [
-        Delivery(
-            event=event,
-            destination=destination,
-            next_attempt_at=event.received_at,
-            created_at=event.received_at,
-        )
+        Queued(event=event, destination=destination, queued_at=event.received_at)
         for destination in destinations
         if matches(
             destination,
@@ -97,5 +91,5 @@ def queue_event(*, event, instance_id: int, event_types: list[str]) -> int:
             event_types=event_types,
         )
     ]
-    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    Queued.objects.bulk_create(rows)
     return len(rows)

@@ -1,4 +1,5 @@
-"""The forwarder: claim due deliveries, POST them signed, record every attempt, retry.
+"""The forwarder: make deliveries of what the receiver queued, claim the due ones, POST them
+signed, record every attempt, retry.
 
 Claiming locks the destination's row for a moment, counts what is in flight to it and takes at
 most `max_in_flight` minus that, so the limit holds across any number of forwarder processes,
@@ -30,8 +31,9 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from instances.events.models import EventNotification
 from instances.forwarding import message, services, transport
-from instances.forwarding.models import Attempt, Delivery, Destination
+from instances.forwarding.models import Attempt, Delivery, Destination, Queued
 from instances.jobs.outage import CONNECTION_ERRORS, wait_for_database
 from instances.models import Tag
 
@@ -63,8 +65,54 @@ def backoff(attempt: int) -> timedelta:
 # -- claiming ---------------------------------------------------------------------------------
 
 
+PROMOTE_BATCH = 1_000
+
+
+def promote(*, batch: int = PROMOTE_BATCH) -> int:
+    """Turn what the receiver queued (`Queued` rows) into pending deliveries, `batch` rows a
+    transaction; returns how many rows were taken. Rows another forwarder holds are skipped;
+    an event purged or a destination deleted since is dropped."""
+    taken = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Queued.objects.select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", "event_id", "destination_id", "queued_at")[:batch]
+            )
+            if not rows:
+                return taken
+            events = EventNotification.objects.filter(pk__in={row[1] for row in rows})
+            destinations = Destination.objects.filter(
+                pk__in={row[2] for row in rows}, deleted_at__isnull=True
+            )
+            events, destinations = (
+                set(events.values_list("pk", flat=True)),
+                set(destinations.values_list("pk", flat=True)),
+            )
+            Delivery.objects.bulk_create(
+                (
+                    Delivery(
+                        event_id=event_id,
+                        destination_id=destination_id,
+                        next_attempt_at=queued_at,
+                        created_at=queued_at,
+                    )
+                    for _, event_id, destination_id, queued_at in rows
+                    if event_id in events and destination_id in destinations
+                ),
+                ignore_conflicts=True,
+            )
+            Queued.objects.filter(pk__in=[row[0] for row in rows]).delete()
+        taken += len(rows)
+        if len(rows) < batch:
+            return taken
+
+
 def claim(*, now: datetime, limit: int) -> list[Delivery]:
-    """Take up to `limit` due deliveries, no destination past its in-flight limit."""
+    """Take up to `limit` due deliveries, no destination past its in-flight limit (after
+    promoting what the receiver queued since the last look)."""
+    promote()
     taken: list[int] = []
     # Only destinations with work: one query, an index probe per destination (an idle
     # forwarder looks twice a second).
@@ -174,9 +222,16 @@ def record_safely(results: list[tuple[Delivery, transport.Answer]], *, now=None)
     for pause in (*RECORD_WAITS, None):
         try:
             return record(results, now=now)
-        except CONNECTION_ERRORS:
+        except CONNECTION_ERRORS as error:
             if pause is None or connection.in_atomic_block:
                 break
+            logger.warning(
+                "the database connection was lost while recording %s answers (%s); "
+                "trying again in %s s",
+                len(results),
+                type(error).__name__,
+                pause,
+            )
             connection.close()
             time.sleep(pause)
         except DatabaseError:
@@ -224,19 +279,49 @@ def record(results: list[tuple[Delivery, transport.Answer]], *, now=None) -> lis
             .filter(pk__in=[d.pk for d, *_ in decided], state=State.SENDING)
             .values_list("pk", "attempts")
         )
-        changed = []
-        for d, a, _, state, next_at in decided:
-            if (d.pk, d.attempts) in mine:
-                d.state, d.next_attempt_at, d.lease_until = state, next_at, None
-                d.last_status, d.last_error = a.status, a.error[:300]
-                d.finished_at = now if next_at is None else None
-                changed.append(d)
-        fields = ["state", "next_attempt_at", "lease_until", "last_status", "last_error"]
-        Delivery.objects.bulk_update(changed, [*fields, "finished_at"])
+        _write_states(
+            [
+                (d, a, state, next_at, now)
+                for d, a, _, state, next_at in decided
+                if (d.pk, d.attempts) in mine
+            ]
+        )
         failing = _destination_health(decided, now)
     for destination_id in failing:
         services.pause_if_failing_too_long(destination_id, now=now)
     return [outcome for _, _, outcome, _, _ in decided]
+
+
+STATE_FIELDS = [
+    "state",
+    "next_attempt_at",
+    "lease_until",
+    "last_status",
+    "last_error",
+    "finished_at",
+]
+
+
+def _write_states(changes: list) -> None:
+    """The deliveries' new states: those given the same values (a batch delivered) in one
+    UPDATE each, the rest (retries: each its own time) in one bulk_update. bulk_update's CASE
+    per row and field, for a whole batch, was a fifth of the forwarder's CPU."""
+    alike: dict[tuple, list[Delivery]] = {}
+    for d, a, state, next_at, now in changes:
+        d.state, d.next_attempt_at, d.lease_until = state, next_at, None
+        d.last_status, d.last_error = a.status, a.error[:300]
+        d.finished_at = now if next_at is None else None
+        key = (d.state, d.next_attempt_at, d.last_status, d.last_error, d.finished_at)
+        alike.setdefault(key, []).append(d)
+    single = []
+    for group in alike.values():
+        if len(group) == 1:
+            single += group
+            continue
+        Delivery.objects.filter(pk__in=[d.pk for d in group]).update(
+            **{field: getattr(group[0], field) for field in STATE_FIELDS}
+        )
+    Delivery.objects.bulk_update(single, STATE_FIELDS)
 
 
 def _destination_health(decided: list, now: datetime) -> set[int]:

@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook
 
 from instances.events.models import EventNotification
 from instances.events.signatures import SIGNATURE_HEADER, sign
-from instances.forwarding.models import Delivery, Destination
+from instances.forwarding.models import Delivery, Destination, Queued
 from instances.models import ElementInstance
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
@@ -148,12 +148,21 @@ def test_an_event_is_forwarded_fails_then_is_resent_and_delivered(
     listener.answer(500, APP_DOWN)
     receive_over_http(sandbox_site.url, instance, "evt-fwd-1")
     event = EventNotification.objects.get(instance=instance)
-    delivery = Delivery.objects.get(event=event)
-    assert (delivery.destination_id, delivery.state) == (destination.pk, Delivery.State.PENDING)
+    # Queued by the receiver, counted on the destination's page; no delivery until the
+    # forwarder looks.
+    assert list(Queued.objects.values_list("event_id", "destination_id")) == [
+        (event.pk, destination.pk)
+    ]
+    assert not Delivery.objects.exists()
+    page.reload()
+    expect(page.locator("#destination-queued")).to_have_text("1")
 
-    # 3. The forwarder tries it once.
+    # 3. The forwarder makes it a delivery and tries it once.
     assert run_forwarder() == "1 retry"
     assert len(listener.received) == 1
+    delivery = Delivery.objects.get(event=event)
+    assert (delivery.destination_id, delivery.state) == (destination.pk, Delivery.State.PENDING)
+    assert not Queued.objects.exists()
 
     # 4. The event's page, opened from the instance page, shows the failed attempt.
     page.goto(instance.get_absolute_url())

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from instances.events import ingest
 from instances.events.models import EventNotification
+from instances.forwarding import sender
 from tests.events.receiver_helpers import deliver, event, message_body
 
 SERIAL = itertools.count(1)
@@ -160,16 +161,19 @@ def closed_port_url() -> str:
 
 def receive(client, instance, *, events: list | None = None, event_id: str | None = None):
     """Deliver a signed notification through the real receiver; returns it as stored and the
-    body Cloud Elements sent."""
+    body Cloud Elements sent. What it queued is made deliveries, as the forwarder's next look
+    does (`sender.promote`)."""
     event_id = event_id or f"evt-{next(SERIAL)}"
     body = message_body(event_id, events=events, instance_id=instance.remote_id)
     response = deliver(client, instance, body)
     assert response.status_code == 200, response.content
+    sender.promote()
     return EventNotification.objects.get(instance=instance, remote_event_id=event_id), body
 
 
 def store(instance, received_at: datetime | None = None, *, event_type: str = "CREATED"):
-    """Store an event as the receiver does (queueing its deliveries), at `received_at`."""
+    """Store an event as the receiver does, at `received_at`; what it queued is made
+    deliveries, as the forwarder's next look does."""
     n = next(SERIAL)
     events = [{"eventType": event_type, "objectType": "file", "objectId": f"/doc-{n}.pdf"}]
     pk = ingest.store_delivery(
@@ -188,4 +192,5 @@ def store(instance, received_at: datetime | None = None, *, event_type: str = "C
         received_at=received_at or timezone.now(),
     )
     assert isinstance(pk, int), pk
+    sender.promote()
     return EventNotification.objects.get(pk=pk)
