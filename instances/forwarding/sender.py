@@ -26,7 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -74,39 +74,52 @@ def promote(*, batch: int = PROMOTE_BATCH) -> int:
     an event purged or a destination deleted since is dropped."""
     taken = 0
     while True:
-        with transaction.atomic():
-            rows = list(
-                Queued.objects.select_for_update(skip_locked=True)
-                .order_by("pk")
-                .values_list("pk", "event_id", "destination_id", "queued_at")[:batch]
-            )
-            if not rows:
-                return taken
-            events = EventNotification.objects.filter(pk__in={row[1] for row in rows})
-            destinations = Destination.objects.filter(
-                pk__in={row[2] for row in rows}, deleted_at__isnull=True
-            )
-            events, destinations = (
-                set(events.values_list("pk", flat=True)),
-                set(destinations.values_list("pk", flat=True)),
-            )
-            Delivery.objects.bulk_create(
-                (
-                    Delivery(
-                        event_id=event_id,
-                        destination_id=destination_id,
-                        next_attempt_at=queued_at,
-                        created_at=queued_at,
-                    )
-                    for _, event_id, destination_id, queued_at in rows
-                    if event_id in events and destination_id in destinations
-                ),
-                ignore_conflicts=True,
-            )
-            Queued.objects.filter(pk__in=[row[0] for row in rows]).delete()
-        taken += len(rows)
-        if len(rows) < batch:
+        try:
+            count = _promote_batch(batch)
+        except IntegrityError:
+            # An event purged between the check and the commit: nothing was written, and the
+            # next look leaves it out.
+            logger.warning("queued events not made deliveries this time: one was just purged")
             return taken
+        taken += count
+        if count < batch:
+            return taken
+
+
+def _promote_batch(batch: int) -> int:
+    with transaction.atomic():
+        rows = list(
+            Queued.objects.select_for_update(skip_locked=True)
+            .order_by("pk")
+            .values_list("pk", "event_id", "destination_id", "queued_at")[:batch]
+        )
+        if not rows:
+            return 0
+        events, destinations = _still_there(rows)
+        Delivery.objects.bulk_create(
+            (
+                Delivery(
+                    event_id=event_id,
+                    destination_id=destination_id,
+                    next_attempt_at=queued_at,
+                    created_at=queued_at,
+                )
+                for _, event_id, destination_id, queued_at in rows
+                if event_id in events and destination_id in destinations
+            ),
+            ignore_conflicts=True,
+        )
+        Queued.objects.filter(pk__in=[row[0] for row in rows]).delete()
+    return len(rows)
+
+
+def _still_there(rows: list[tuple]) -> tuple[set[int], set[int]]:
+    """Of the queued rows' events and destinations, those not purged or deleted."""
+    events = EventNotification.objects.filter(pk__in={row[1] for row in rows})
+    destinations = Destination.objects.filter(
+        pk__in={row[2] for row in rows}, deleted_at__isnull=True
+    )
+    return set(events.values_list("pk", flat=True)), set(destinations.values_list("pk", flat=True))
 
 
 def claim(*, now: datetime, limit: int) -> list[Delivery]:

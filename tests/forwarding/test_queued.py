@@ -74,3 +74,25 @@ def test_a_resent_event_already_delivered_is_not_made_twice(client, instance, ma
     assert sender.promote() == 1
 
     assert Delivery.objects.filter(event=event, destination=app).count() == 1
+
+
+# Committed for real: the foreign key is checked when the promotion's transaction commits.
+@pytest.mark.django_db(transaction=True)
+def test_an_event_purged_between_the_check_and_the_commit_leaves_the_rest_for_next_time(
+    client, instance, make_destination, monkeypatch
+):
+    app = make_destination("https://app.example/hooks", "App")
+    event = post(client, instance, "q-race")
+    Queued.objects.create(event_id=event.pk + 1000, destination=app, queued_at=event.received_at)
+    # The seam: the check saw the second event, which is gone by the commit.
+    real = sender._still_there
+    monkeypatch.setattr(sender, "_still_there", lambda rows: ({r[1] for r in rows}, real(rows)[1]))
+
+    assert sender.promote() == 0
+
+    assert not Delivery.objects.exists()
+    assert Queued.objects.count() == 2
+    monkeypatch.undo()
+    assert sender.promote() == 2
+    assert list(Delivery.objects.values_list("event_id", flat=True)) == [event.pk]
+    assert not Queued.objects.exists()
