@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "instances.campaigns",
     "instances.api",
     "instances.forwarding",
+    "instances.elements",
     "instances.sandbox",
     "django_tasks",
     "django_tasks_db",
@@ -374,6 +375,11 @@ except ValueError:
 if len(_timeouts) not in (1, 2) or min(_timeouts) <= 0:
     raise ImproperlyConfigured("CLOUD_ELEMENTS_TIMEOUT must be one or two positive numbers.")
 CLOUD_ELEMENTS_TIMEOUT = (_timeouts[0], _timeouts[-1])
+# An element's description (its instance parameters, events) is read again after this long;
+# until then forms are built from the kept copy (a refresh reads it at once).
+ELEMENT_METADATA_CACHE_HOURS = env.int("ELEMENT_METADATA_CACHE_HOURS", default=24)
+if ELEMENT_METADATA_CACHE_HOURS < 0:
+    raise ImproperlyConfigured("ELEMENT_METADATA_CACHE_HOURS must be 0 or more.")
 
 # --- Consent links -------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import threading
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from django.conf import settings
@@ -344,6 +345,39 @@ def get_oauth_url(
     if not isinstance(data, dict) or not data.get("oauthUrl"):
         raise CloudElementsBadResponseError("Cloud Elements returned no oauthUrl.")
     return OAuthUrl(element=str(data.get("element") or element_key), oauth_url=data["oauthUrl"])
+
+
+def list_elements() -> list[dict[str, Any]]:
+    """The account's elements, each without its configuration.
+
+    Reference: fleet-anchors.md "Element metadata", GET /elements
+    """
+    data = _request("GET", "/elements")
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise CloudElementsBadResponseError("Cloud Elements returned no list of elements.")
+    return data
+
+
+def get_element(key_or_id: str) -> dict[str, Any]:
+    """One element with its `configuration` entries and `authentication`.
+
+    Reference: fleet-anchors.md "Element metadata", GET /elements/{keyOrId}
+    """
+    data = _request("GET", f"/elements/{quote(str(key_or_id), safe='')}")
+    if not isinstance(data, dict) or not isinstance(data.get("configuration", []), list):
+        raise CloudElementsBadResponseError("Cloud Elements returned no element.")
+    return data
+
+
+def get_element_metadata(key_or_id: str) -> dict[str, Any]:
+    """Whether and how the element sends events (`events.supported`, `events.methods`).
+
+    Reference: fleet-anchors.md "Element metadata", GET /elements/{keyOrId}/metadata
+    """
+    data = _request("GET", f"/elements/{quote(str(key_or_id), safe='')}/metadata")
+    if not isinstance(data, dict):
+        raise CloudElementsBadResponseError("Cloud Elements returned no element metadata.")
+    return data
 
 
 @sensitive_variables("payload")

@@ -24,11 +24,15 @@ from django.utils.html import strip_tags
 
 from instances.parameters import API_KEY, API_KEY_PARAMETER, MASKED, OAUTH2
 
+from . import catalog
 from .models import CONFIGURATION_DEFAULTS, SandboxApp, SandboxAuthCode, SandboxInstance
 
 # The elements the sandbox knows, with the metadata Cloud Elements returns for them.
 ELEMENTS: dict[str, dict[str, Any]] = {
-    "dropbox": {"id": 14, "name": "Dropbox", "image": "elements/provider_dropbox.png"},
+    **{
+        key: {"id": element["id"], "name": element["name"], "image": element["image"]}
+        for key, element in catalog.ELEMENTS.items()
+    },
     "dropboxv2": {"id": 1779, "name": "Dropbox V2", "image": "elements/provider_dropbox.png"},
     "dropboxbusiness": {
         "id": 1780,

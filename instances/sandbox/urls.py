@@ -11,6 +11,9 @@ app_name = "sandbox"
 api = "elements/api-v2/"
 
 urlpatterns = [
+    path(f"{api}elements", views.elements, name="elements"),
+    path(f"{api}elements/<str:key>", views.element, name="element"),
+    path(f"{api}elements/<str:key>/metadata", views.element_metadata, name="element_metadata"),
     path(f"{api}elements/<str:key>/oauth/url", views.oauth_url, name="oauth_url"),
     path(f"{api}elements/<str:key>/instances", views.element_instances, name="element_instances"),
     path(

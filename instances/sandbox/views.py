@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from instances.lib.hosts import sandbox_proof
 
-from . import api, delivery
+from . import api, catalog, delivery
 from .models import SandboxApp, SandboxAuthCode, SandboxInstance
 
 DENIED_DESCRIPTION = "The user chose not to give your app access to their Dropbox account."
@@ -76,6 +76,31 @@ def identity(request: HttpRequest) -> HttpResponse:
     if not 16 <= len(nonce) <= 100:
         return JsonResponse({"message": "nonce must be 16 to 100 characters."}, status=400)
     return JsonResponse({"proof": sandbox_proof(nonce)})
+
+
+@platform_api("GET")
+def elements(request: HttpRequest) -> HttpResponse:
+    """`GET /elements`: the catalog, each element without its configuration."""
+    return JsonResponse([catalog.summary(e) for e in catalog.ELEMENTS.values()], safe=False)
+
+
+def _catalog_key(key_or_id: str) -> str:
+    key = api.element_key_or_404(key_or_id)
+    if key not in catalog.ELEMENTS:
+        raise api.ApiError(404, f"No element found with key or id '{key_or_id}'.")
+    return key
+
+
+@platform_api("GET")
+def element(request: HttpRequest, key: str) -> HttpResponse:
+    """`GET /elements/{keyOrId}`: the element with its configuration entries."""
+    return JsonResponse(catalog.element(_catalog_key(key)))
+
+
+@platform_api("GET")
+def element_metadata(request: HttpRequest, key: str) -> HttpResponse:
+    """`GET /elements/{keyOrId}/metadata`: whether and how the element sends events."""
+    return JsonResponse(catalog.metadata(_catalog_key(key)))
 
 
 @platform_api("GET")

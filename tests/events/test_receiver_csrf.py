@@ -53,6 +53,9 @@ def all_callbacks(patterns) -> set:
 # header) and is mounted only in sandbox mode. Listed one by one: any new exempt view fails.
 SANDBOX_PLATFORM_API = {
     sandbox_views.oauth_url,
+    sandbox_views.elements,
+    sandbox_views.element,
+    sandbox_views.element_metadata,
     sandbox_views.instances,
     sandbox_views.element_instances,
     sandbox_views.instance,
