@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from instances import consent, drafts, enablement, oauth, owners, search, services, snapshots
 from instances.cloud_elements import client as ce
+from instances.elements.services import element_name
 from instances.events import charts
 from instances.forms import (
     DraftForm,
@@ -127,6 +128,7 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
     context = {
         "title": instance.name,
         "instance": instance,
+        "element_name": element_name(instance.element_key),
         "live_link": links.live_link(instance),
         "link_form": ConsentLinkForm(prefix="link"),
         "audit": instance.audit_entries.select_related("actor")[:50],

@@ -33,6 +33,12 @@ def _fresh(row: ElementMetadata) -> bool:
     return timezone.now() - row.fetched_at < age
 
 
+def element_name(key: str) -> str:
+    """The element's name as last read from Cloud Elements (no remote call), else its key."""
+    found = ElementMetadata.objects.filter(key=key).values_list("name", flat=True).first()
+    return found or key
+
+
 def refresh(key: str) -> ElementMetadata:
     """Read the element and its metadata from Cloud Elements and keep them."""
     element = ce.get_element(key)

@@ -95,3 +95,16 @@ def test_unreadable_metadata_is_a_clear_error_or_the_kept_copy(sandbox_site, mon
     monkeypatch.setattr(services.ce, "get_element", fail)
     kept = services.element_spec("box", refresh_now=True)
     assert kept.name == "Box" and kept.field("oauth.api.key") is not None
+
+
+def test_the_instance_page_shows_the_elements_name_as_a_badge(
+    sandbox_site, admin_client, make_instance
+):
+    box = make_instance("Team Box", element_key="box")
+    page = admin_client.get(box.get_absolute_url()).content.decode()
+    # Never read: the key stands in, and the page made no call to Cloud Elements.
+    assert '<span class="element-badge" id="element-badge">box</span>' in page
+
+    services.element_spec("box")
+    page = admin_client.get(box.get_absolute_url()).content.decode()
+    assert '<span class="element-badge" id="element-badge">Box</span> <code>box</code>' in page
