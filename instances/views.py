@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from instances import consent, drafts, enablement, oauth, owners, search, services, snapshots
 from instances.cloud_elements import client as ce
-from instances.elements.services import element_name
+from instances.elements.services import element_name, known_elements
 from instances.events import charts
 from instances.forms import (
     DraftForm,
@@ -97,6 +97,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "query": urlencode(keep, doseq=True),
         "here": request.get_full_path(),
         "tags": search.tags_in_use(),
+        "elements": known_elements(),
         "matched": matched,
         "new_at_cloud_elements": imports.count_new(),
         **jobs.list_notices(),

@@ -39,6 +39,12 @@ def element_name(key: str) -> str:
     return found or key
 
 
+def known_elements() -> list[tuple[str, str]]:
+    """(key, name) of every element whose description is kept, for suggestions (no remote
+    call; a handful of rows)."""
+    return list(ElementMetadata.objects.order_by("name", "key").values_list("key", "name"))
+
+
 def refresh(key: str) -> ElementMetadata:
     """Read the element and its metadata from Cloud Elements and keep them."""
     element = ce.get_element(key)

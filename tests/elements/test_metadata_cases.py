@@ -108,3 +108,16 @@ def test_the_instance_page_shows_the_elements_name_as_a_badge(
     services.element_spec("box")
     page = admin_client.get(box.get_absolute_url()).content.decode()
     assert '<span class="element-badge" id="element-badge">Box</span> <code>box</code>' in page
+
+
+def test_the_list_suggests_the_elements_it_knows_and_filters_by_one(
+    sandbox_site, admin_client, make_instance
+):
+    make_instance("Team Box", element_key="box")
+    make_instance("Team Dropbox", element_key="dropbox")
+    services.element_spec("box")
+
+    page = admin_client.get("/instances/?element=box").content.decode()
+
+    assert '<datalist id="known-elements"><option value="box">Box</option></datalist>' in page
+    assert "Team Box" in page and "Team Dropbox" not in page
