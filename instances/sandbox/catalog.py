@@ -203,21 +203,8 @@ GOOGLE_DRIVE = {
     "authentication": {"type": "oauth2"},
     "configuration": [
         *_oauth("Google"),
-        _entry(
-            "event.notification.enabled",
-            "Events Enabled",
-            "Identifies that events are enabled for the element instance.",
-            type_="BOOLEAN",
-            required=False,
-            default="false",
-            order=4,
-        ),
-        _entry(
-            "event.notification.callback.url",
-            "Event Notification Callback URL",
-            "The URL where your app can receive events.",
-            order=5,
-        ),
+        # Events come from polling: no signature key entry.
+        *_webhook_events(4)[:2],
         _entry(
             "event.poller.refresh_interval",
             "Event poller refresh interval (mins)",
