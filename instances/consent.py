@@ -26,6 +26,7 @@ Status = ElementInstance.Status
 Action = AuditEntry.Action
 # Statuses of an instance that Cloud Elements does not have yet.
 WAITING = (Status.DRAFT, Status.AUTHORIZING, Status.FAILED)
+EVENT_PREFIX = "event."
 
 # --- Drafts and payloads -------------------------------------------------------------------
 
@@ -51,8 +52,12 @@ def _create_draft(data: dict[str, Any], actor) -> ElementInstance:
             oauth_api_secret=data.get("oauth_api_secret", ""),
             oauth_callback_url=data.get("oauth_callback_url", ""),
             api_key=data.get("api_key", ""),
+            sends_events=data.get("sends_events", True),
             created_by=actor,
         )
+        if data.get("extras"):
+            instance.set_extras(data["extras"])
+            instance.save(update_fields=["extra_configuration"])
         WebhookSettings.objects.filter(instance=instance).update(
             enabled=bool(data.get("events_enabled")),
             callback_url=data.get("event_callback_url", ""),
@@ -67,7 +72,7 @@ def _create_draft(data: dict[str, Any], actor) -> ElementInstance:
     return ElementInstance.objects.select_related("webhook").get(pk=instance.pk)
 
 
-@sensitive_variables("configuration")
+@sensitive_variables("configuration", "extras")
 def build_instance_payload(instance: ElementInstance, *, code: str | None = None) -> dict:
     """The documented `POST /instances` body for this instance (tests/data holds the example)."""
     webhook = instance.webhook
@@ -79,11 +84,17 @@ def build_instance_payload(instance: ElementInstance, *, code: str | None = None
     else:
         configuration["authentication.type"] = parameters.API_KEY
         configuration[parameters.API_KEY_PARAMETER] = instance.api_key
-    configuration["event.notification.enabled"] = webhook.enabled
-    if webhook.callback_url:
-        configuration["event.notification.callback.url"] = webhook.callback_url
-    if webhook.signature_key:
-        configuration["event.notification.signature.key"] = webhook.signature_key
+    # The element's other parameters after the documented ones (Dropbox has none, so its body
+    # is the documented example): the connection's, then the event section's.
+    extras = instance.extras
+    configuration.update((k, v) for k, v, _ in extras if not k.startswith(EVENT_PREFIX))
+    if instance.sends_events:
+        configuration["event.notification.enabled"] = webhook.enabled
+        if webhook.callback_url:
+            configuration["event.notification.callback.url"] = webhook.callback_url
+        if webhook.signature_key:
+            configuration["event.notification.signature.key"] = webhook.signature_key
+        configuration.update((k, v) for k, v, _ in extras if k.startswith(EVENT_PREFIX))
     payload: dict[str, Any] = {"element": {"key": instance.element_key}}
     if code is not None:
         payload["providerData"] = {"code": code}

@@ -64,6 +64,8 @@ def update_draft(*, instance: ElementInstance, data: dict[str, Any], actor) -> E
             if getattr(webhook, field) != value:
                 setattr(webhook, field, value)
                 changed.append(parameter)
+        if "extras" in data:
+            changed += _change_extras(locked, data["extras"])
         tags = Tag.for_names(data.get("tags", []))
         if sorted(t.name for t in tags) != sorted(locked.tag_names()):
             locked.tags.set(tags)
@@ -77,3 +79,12 @@ def update_draft(*, instance: ElementInstance, data: dict[str, Any], actor) -> E
         )
         record(locked, AuditEntry.Action.UPDATED, actor=actor, detail=detail)
     return locked
+
+
+def _change_extras(instance: ElementInstance, extras: list) -> list[str]:
+    """Set the element's other parameters; the keys whose value changed (never the values)."""
+    before = {key: value for key, value, _ in instance.extras}
+    after = {key: value for key, value, _ in extras}
+    changed = [key for key in {**before, **after} if before.get(key) != after.get(key)]
+    instance.set_extras(extras)
+    return changed

@@ -1,4 +1,10 @@
-"""The instance form: the documented Dropbox parameter table, field by field."""
+"""The instance form: an element's parameters, field by field.
+
+Built from the element's metadata (`instances.elements`): the documented parameters every
+element shares (OAuth2, API key, event notifications) keep their own fields, with the element's
+labels and descriptions; the element's other parameters follow as fields of their own. Without
+a spec the form is the documented Dropbox parameter table.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +20,27 @@ from django.urls import reverse
 from django.utils.html import strip_tags
 
 from instances import owners, parameters, search
+from instances.elements.forms import form_field
+from instances.elements.spec import BOOLEAN, SECRET, ElementSpec
+from instances.elements.spec import Field as SpecField
 from instances.models import ElementInstance
 
 P = parameters.PARAMETERS
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 ACCEPTED_URLS = "https:// address, or http:// on localhost, 127.0.0.1 or [::1]"
 TAG_SEPARATORS = re.compile(r"[,\n\r]+")
+# The documented parameters every element shares, and the form field each one fills.
+SHARED_PARAMETERS = {
+    "oauth.callback.url": "oauth_callback_url",
+    "oauth.api.key": "oauth_api_key",
+    "oauth.api.secret": "oauth_api_secret",
+    parameters.API_KEY_PARAMETER: "api_key",
+    "event.notification.enabled": "events_enabled",
+    "event.notification.callback.url": "event_callback_url",
+    "event.notification.signature.key": "signature_key",
+}
+EVENT_FIELDS = ("events_enabled", "event_callback_url", "signature_key")
+SUPPORTED_AUTHENTICATION = (parameters.OAUTH2, parameters.API_KEY)
 
 
 def oauth_callback_url() -> str:
@@ -129,7 +150,7 @@ class InstanceForm(ParameterMixin, forms.Form):
     OAUTH_FIELDS = ("oauth_callback_url", "oauth_api_key", "oauth_api_secret")
     SECRET_FIELDS = ("oauth_api_secret", "api_key", "signature_key")
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, spec: ElementSpec | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.documented("name", "name")
         self.documented("element_key", "key")
@@ -151,11 +172,112 @@ class InstanceForm(ParameterMixin, forms.Form):
             self.fields[name].required_note = "Required for oauth2"
         self.fields["api_key"].required_note = "Required for apiKey"
         self.fields["event_callback_url"].required_note = "Required with Events Enabled"
+        self.spec = spec
+        self.extra_fields: dict[str, SpecField] = {}
+        self.unsupported_authentication: list[str] = []
+        if spec is not None:
+            self._from_spec(spec)
         if not self.is_bound:
             new_uuid = uuid.uuid4()
             self.initial.setdefault("instance_uuid", new_uuid)
             self.initial.setdefault("oauth_callback_url", oauth_callback_url())
             self.initial.setdefault("event_callback_url", webhook_url(new_uuid))
+
+    # --- Built from the element's metadata --------------------------------------------------
+
+    def _from_spec(self, spec: ElementSpec) -> None:
+        element = self.fields["element_key"]
+        element.initial, element.disabled = spec.key, True
+        offered = [t for t in spec.authentication_types if t in SUPPORTED_AUTHENTICATION]
+        self.unsupported_authentication = [
+            t for t in spec.authentication_types if t not in SUPPORTED_AUTHENTICATION
+        ]
+        authentication = self.fields["authentication_type"]
+        authentication.choices = [(t, t) for t in offered]
+        authentication.initial = offered[0] if offered else None
+        either = " or ".join(offered)
+        authentication.help_text = f"Identifies how you are authenticating with {spec.name}. " + (
+            f"Either {either}." if len(offered) > 1 else f"Only {either}."
+        )
+        dropped = []
+        if parameters.OAUTH2 not in offered:
+            dropped += self.OAUTH_FIELDS
+        if parameters.API_KEY not in offered:
+            dropped.append("api_key")
+        if not spec.events_supported:
+            dropped += EVENT_FIELDS
+        elif spec.field("event.notification.signature.key") is None:
+            dropped.append("signature_key")  # a polling element signs nothing
+        for name in dropped:
+            del self.fields[name]
+        for parameter, name in SHARED_PARAMETERS.items():
+            found = spec.field(parameter)
+            if found is not None and name in self.fields:
+                field = self.fields[name]
+                field.label, field.help_text = found.label, found.description
+                field.optional = not found.required
+        for found in [*spec.connection_fields(), *spec.event_fields()]:
+            if found.key not in SHARED_PARAMETERS:
+                self._add_extra(found)
+        self.SECRET_FIELDS = tuple(
+            name for name in self.fields if name in type(self).SECRET_FIELDS
+        ) + tuple(name for name, found in self.extra_fields.items() if found.kind == SECRET)
+
+    def _add_extra(self, found: SpecField) -> None:
+        # Field names that say "secret" are hidden from error reports whatever the view marked.
+        prefix = "secret_param_" if found.kind == SECRET else "param_"
+        name = prefix + re.sub(r"\W", "_", found.key)
+        while name in self.fields:
+            name += "_"
+        field = form_field(found)
+        field.api_name = found.key
+        field.optional = not found.required
+        if found.is_event_setting:
+            # Needed only when events are on (checked in clean).
+            field.required = False
+            field.required_note = "Required with Events Enabled" if found.required else ""
+        else:
+            field.required_note = "Required" if field.required else ""
+        self.fields[name] = field
+        self.extra_fields[name] = found
+
+    def _section(self, names) -> list:
+        return [self[name] for name in names if name in self.fields]
+
+    def authentication_section(self) -> list:
+        return self._section([*self.OAUTH_FIELDS, "api_key"])
+
+    def connection_extras(self) -> list:
+        return self._section(n for n, f in self.extra_fields.items() if not f.is_event_setting)
+
+    def event_section(self) -> list:
+        extras = [n for n, f in self.extra_fields.items() if f.is_event_setting]
+        return self._section([*EVENT_FIELDS, *extras])
+
+    @property
+    def offers_oauth2(self) -> bool:
+        return "oauth_callback_url" in self.fields
+
+    @property
+    def element_name(self) -> str:
+        return self.spec.name if self.spec else "Dropbox"
+
+    def _clean_extras(self, data: dict) -> None:
+        """The other parameters as (key, value, secret), in the element's order; blank optional
+        values are not sent, booleans always are."""
+        extras = []
+        events_on = bool(data.get("events_enabled"))
+        for name, found in self.extra_fields.items():
+            value = data.get(name)
+            if found.is_event_setting and not events_on:
+                continue  # event settings are sent only with events on
+            if found.kind != BOOLEAN and value in (None, ""):
+                if found.required and found.is_event_setting:
+                    self.add_error(name, "This field is required with Events Enabled.")
+                continue
+            extras.append((found.key, value, found.kind == SECRET))
+        data["extras"] = extras
+        data["sends_events"] = self.spec.events_supported if self.spec else True
 
     def clean_name(self) -> str:
         return as_cloud_elements_stores(" ".join(self.cleaned_data["name"].split()), "a name")
@@ -192,6 +314,7 @@ class InstanceForm(ParameterMixin, forms.Form):
                 except forms.ValidationError as error:
                     self.add_error(name, error)
         self._flag_duplicate(data)
+        self._clean_extras(data)
         return data
 
     def _flag_duplicate(self, data: dict) -> None:
@@ -232,15 +355,31 @@ class DraftForm(InstanceForm):
             "event_callback_url": webhook.callback_url or webhook_url(instance.uuid),
             "tags": ", ".join(instance.tag_names()),
         }
+        self.stored_extras = {key: value for key, value, _ in instance.extras}
         super().__init__(*args, **kwargs)
         stored = {
             "oauth_api_secret": instance.masked_oauth_api_secret,
             "api_key": instance.masked_api_key,
             "signature_key": webhook.masked_signature_key,
         }
+        for name, found in self.extra_fields.items():
+            if found.key not in self.stored_extras:
+                continue  # not sent: the element's default is offered
+            value = self.stored_extras[found.key]
+            if found.kind == SECRET:
+                stored[name] = parameters.mask(str(value))
+            else:
+                self.initial[name] = value
         for name, masked in stored.items():
-            if masked:
+            if masked and name in self.fields:
                 self.fields[name].help_text += f" Stored: {masked}. Leave blank to keep it."
+
+    def _clean_extras(self, data: dict) -> None:
+        # A secret left blank keeps the stored one.
+        for name, found in self.extra_fields.items():
+            if found.kind == SECRET and not data.get(name):
+                data[name] = self.stored_extras.get(found.key, "")
+        super()._clean_extras(data)
 
     def _stored_when_blank(self, name: str, stored: str) -> str:
         # Secrets are never rendered back, so a blank field means "keep what is stored".

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from datetime import timedelta
 
@@ -81,6 +82,13 @@ class ElementInstance(models.Model):
     oauth_api_secret = EncryptedTextField("OAuth client secret", blank=True)
     oauth_callback_url = models.URLField("OAuth callback URL", max_length=500, blank=True)
     api_key = EncryptedTextField("API key", blank=True)
+    # The element's other parameters (beyond the documented ones above), as its metadata listed
+    # them when the instance was drafted: JSON [[key, value, secret], ...] in the element's
+    # order, encrypted whole because some are secrets. Dropbox has none.
+    extra_configuration = EncryptedTextField("other parameters", blank=True)
+    # Whether the element sends events (its metadata's `events.supported` when drafted): an
+    # element that does not is sent no event settings at all.
+    sends_events = models.BooleanField(default=True)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
@@ -228,6 +236,26 @@ class ElementInstance(models.Model):
     @property
     def masked_remote_token(self) -> str:
         return parameters.mask(self.remote_token)
+
+    @property
+    def extras(self) -> list[tuple[str, object, bool]]:
+        """(key, value, secret) of the other parameters, in the element's order."""
+        if not self.extra_configuration:
+            return []
+        return [
+            (key, value, bool(secret))
+            for key, value, secret in json.loads(self.extra_configuration)
+        ]
+
+    def set_extras(self, extras: list[tuple[str, object, bool]]) -> None:
+        self.extra_configuration = json.dumps([list(extra) for extra in extras]) if extras else ""
+
+    def shown_extras(self) -> list[tuple[str, object]]:
+        """The other parameters as a page may show them: secrets masked."""
+        return [
+            (key, parameters.mask(str(value)) if secret else value)
+            for key, value, secret in self.extras
+        ]
 
     def tag_names(self) -> list[str]:
         # Uses the prefetch cache when the caller prefetched tags.

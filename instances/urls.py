@@ -3,12 +3,14 @@ from __future__ import annotations
 from django.urls import path
 
 from instances import views
+from instances.elements import views as element_views
 
 app_name = "instances"
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.new, name="new"),
+    path("new/refresh/", element_views.refresh, name="refresh_elements"),
     path("setup/", views.setup, name="setup"),
     path("sync/", views.sync_all, name="sync_all"),
     path("oauth/callback/", views.oauth_callback, name="oauth_callback"),

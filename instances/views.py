@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
@@ -18,7 +20,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from instances import consent, drafts, enablement, oauth, owners, search, services, snapshots
 from instances.cloud_elements import client as ce
+from instances.elements import services as elements
 from instances.elements.services import element_name, known_elements
+from instances.elements.views import ELEMENT_KEY
 from instances.events import charts
 from instances.forms import (
     DraftForm,
@@ -37,6 +41,7 @@ from instances.links import views as link_views
 from instances.links.forms import ConsentLinkForm
 from instances.models import ElementInstance, OAuthState
 from instances.oauth import StateError
+from instances.parameters import DEFAULT_ELEMENT_KEY
 
 PAGE_SIZE = 50
 EVENTS_PAGE_SIZE = 25
@@ -155,7 +160,34 @@ def detail(request: HttpRequest, uuid) -> HttpResponse:
 @staff_member_required
 @can_add
 def new(request: HttpRequest) -> HttpResponse:
-    form = InstanceForm(request.POST or None)
+    """Choose an element (`?element=`, Dropbox by default), then fill in its parameters."""
+    key = request.GET.get("element") or request.POST.get("element_key") or DEFAULT_ELEMENT_KEY
+    query = request.GET.get("q", "")
+    listed, listing_problem = elements.choices(query)
+    context = {
+        "title": "New element instance",
+        "element_key": key,
+        "q": query,
+        "listed": listed,
+        "listing_problem": listing_problem,
+        "cache_hours": settings.ELEMENT_METADATA_CACHE_HOURS,
+    }
+    try:
+        if not re.fullmatch(ELEMENT_KEY, key):
+            raise elements.ElementUnavailable(f"“{key}” is not an element key.", 404)
+        spec, notice = elements.for_new_instance(key)
+    except elements.ElementUnavailable as error:
+        context |= {"problem": error.message, "status": error.status}
+        return page(request, "instances/new.html", context, status=error.status)
+    form = InstanceForm(request.POST or None, spec=spec)
+    if form.unsupported_authentication and not form.fields["authentication_type"].choices:
+        context["problem"] = (
+            f"{spec.name} authenticates with {' or '.join(form.unsupported_authentication)}, "
+            "which this dashboard cannot create yet (it creates oauth2 and apiKey instances). "
+            "Choose another element, or create this instance in Cloud Elements' console and "
+            "import it."
+        )
+        return page(request, "instances/new.html", context, status=422 if request.POST else 200)
     link_form = ConsentLinkForm(request.POST or None, prefix="link")
     sending_link = "send_link" in request.POST
     if sending_link and form.is_valid() and form.cleaned_data["authentication_type"] != "oauth2":
@@ -166,7 +198,7 @@ def new(request: HttpRequest) -> HttpResponse:
         or (sending_link and not link_form.is_valid())
     ):
         status = 400 if request.method == "POST" else 200
-        context = {"title": "New element instance", "form": form, "link_form": link_form}
+        context |= {"form": form, "link_form": link_form, "notice": notice}
         return page(request, "instances/new.html", context, status=status)
     try:
         instance = consent.create_draft(data=form.cleaned_data, actor=request.user)
@@ -434,7 +466,8 @@ def set_enabled(request: HttpRequest, uuid) -> HttpResponse:
 
 def _edit_draft(request: HttpRequest, instance: ElementInstance) -> HttpResponse:
     """Called by views.edit (which checks login and permission) for an editable instance."""
-    form = DraftForm(request.POST or None, instance=instance)
+    spec = elements.kept_spec(instance.element_key)
+    form = DraftForm(request.POST or None, instance=instance, spec=spec)
     if request.method == "POST" and form.is_valid():
         try:
             drafts.update_draft(instance=instance, data=form.cleaned_data, actor=request.user)

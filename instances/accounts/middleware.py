@@ -14,8 +14,8 @@ from . import two_factor
 # Pages that must stay reachable without a verified second factor: the two-factor pages
 # themselves, logging in and out, and what is not a page for the dashboard's users (static
 # files, the health check, the webhook receiver Cloud Elements posts to, and of the sandbox
-# standing in for it only its platform API, its identity proof and the account owner's consent
-# screen: its dashboard actions, such as simulating an event, are the operator's and need it).
+# standing in for it only its platform API, its identity proof and the providers' consent
+# screens: its dashboard actions, such as simulating an event, are the operator's and need it).
 EXEMPT_PREFIXES = (
     "/account/two-factor/",
     "/admin/login/",
@@ -24,7 +24,7 @@ EXEMPT_PREFIXES = (
     "/webhooks/",
     "/sandbox/elements/api-v2/",
     "/sandbox/identity",
-    "/sandbox/dropbox/oauth2/authorize",
+    "/sandbox/providers/",
 )
 
 

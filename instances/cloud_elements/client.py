@@ -67,27 +67,40 @@ _in_flight_lock = threading.Lock()
 # --- Transport -------------------------------------------------------------------------------
 
 _session: requests.Session | None = None
+_quick_session: requests.Session | None = None
 
 
-def _get_session() -> requests.Session:
-    global _session
+def _get_session(*, quick: bool = False) -> requests.Session:
+    """The shared session; `quick` is the one for reads a person waits on while a page loads
+    (an element's description): no retry of a refused connection, which the page reports
+    with a Retry button instead of keeping the person waiting."""
+    global _session, _quick_session
+    if quick:
+        if _quick_session is None:
+            _quick_session = _new_session(
+                Retry(total=1, connect=0, read=0, status=1, backoff_factor=0.25, **_RETRY)
+            )
+        return _quick_session
     if _session is None:
-        session = requests.Session()
-        # Only GET is retried: POST /instances carries a single-use OAuth code.
-        retry = Retry(
-            total=3,
-            connect=3,
-            read=1,
-            status=3,
-            backoff_factor=0.25,
-            status_forcelist={429, 502, 503, 504},
-            allowed_methods={"GET"},
-            raise_on_status=False,
+        _session = _new_session(
+            Retry(total=3, connect=3, read=1, status=3, backoff_factor=0.25, **_RETRY)
         )
-        session.mount("http://", HTTPAdapter(max_retries=retry))
-        session.mount("https://", HTTPAdapter(max_retries=retry))
-        _session = session
     return _session
+
+
+# Only GET is retried: POST /instances carries a single-use OAuth code.
+_RETRY = {
+    "status_forcelist": {429, 502, 503, 504},
+    "allowed_methods": {"GET"},
+    "raise_on_status": False,
+}
+
+
+def _new_session(retry: Retry) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    return session
 
 
 def base_url() -> str:
@@ -119,7 +132,7 @@ def _headers() -> dict[str, str]:
     }
 
 
-def _check_sandbox() -> None:
+def _check_sandbox(*, quick: bool = False) -> None:
     """In sandbox mode, make sure SITE_URL is this server before any secret is sent there.
 
     A dashboard started on another port than SITE_URL's would otherwise send the OAuth app
@@ -131,7 +144,7 @@ def _check_sandbox() -> None:
     nonce = secrets.token_urlsafe(24)
     started = time.monotonic()
     try:
-        response = _get_session().get(
+        response = _get_session(quick=quick).get(
             site + SANDBOX_IDENTITY_PATH,
             params={"nonce": nonce},
             timeout=settings.CLOUD_ELEMENTS_TIMEOUT,
@@ -151,21 +164,21 @@ def _check_sandbox() -> None:
 
 
 @sensitive_variables("params", "json")
-def _request(method: str, path: str, *, params=None, json=None) -> Any:
-    return _request_with_headers(method, path, params=params, json=json)[0]
+def _request(method: str, path: str, *, params=None, json=None, quick: bool = False) -> Any:
+    return _request_with_headers(method, path, params=params, json=json, quick=quick)[0]
 
 
 @sensitive_variables("params", "json")
 def _request_with_headers(
-    method: str, path: str, *, params=None, json=None
+    method: str, path: str, *, params=None, json=None, quick: bool = False
 ) -> tuple[Any, requests.structures.CaseInsensitiveDict]:
     """The parsed body and the response headers (paging tokens travel in a header)."""
-    _check_sandbox()
+    _check_sandbox(quick=quick)
     url = base_url() + path
     started = time.monotonic()
     try:
         with _slot():
-            response = _get_session().request(
+            response = _get_session(quick=quick).request(
                 method,
                 url,
                 params=params,
@@ -352,7 +365,7 @@ def list_elements() -> list[dict[str, Any]]:
 
     Reference: fleet-anchors.md "Element metadata", GET /elements
     """
-    data = _request("GET", "/elements")
+    data = _request("GET", "/elements", quick=True)
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise CloudElementsBadResponseError("Cloud Elements returned no list of elements.")
     return data
@@ -363,7 +376,7 @@ def get_element(key_or_id: str) -> dict[str, Any]:
 
     Reference: fleet-anchors.md "Element metadata", GET /elements/{keyOrId}
     """
-    data = _request("GET", f"/elements/{quote(str(key_or_id), safe='')}")
+    data = _request("GET", f"/elements/{quote(str(key_or_id), safe='')}", quick=True)
     if not isinstance(data, dict) or not isinstance(data.get("configuration", []), list):
         raise CloudElementsBadResponseError("Cloud Elements returned no element.")
     return data
@@ -374,7 +387,7 @@ def get_element_metadata(key_or_id: str) -> dict[str, Any]:
 
     Reference: fleet-anchors.md "Element metadata", GET /elements/{keyOrId}/metadata
     """
-    data = _request("GET", f"/elements/{quote(str(key_or_id), safe='')}/metadata")
+    data = _request("GET", f"/elements/{quote(str(key_or_id), safe='')}/metadata", quick=True)
     if not isinstance(data, dict):
         raise CloudElementsBadResponseError("Cloud Elements returned no element metadata.")
     return data

@@ -22,3 +22,17 @@ class ElementMetadata(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
+
+
+class ListedElement(models.Model):
+    """An element as `GET /elements` last listed it: what a new instance is chosen from."""
+
+    key = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    listed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "key"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key})"

@@ -12,11 +12,13 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from instances.cloud_elements import client as ce
-from instances.elements.models import ElementMetadata
+from instances.elements.models import ElementMetadata, ListedElement
 from instances.elements.spec import ElementSpec, parse
+from instances.parameters import DEFAULT_ELEMENT_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +30,8 @@ class ElementUnavailable(Exception):
         self.status = status
 
 
-def _fresh(row: ElementMetadata) -> bool:
-    age = timedelta(hours=settings.ELEMENT_METADATA_CACHE_HOURS)
-    return timezone.now() - row.fetched_at < age
+def _fresh(when) -> bool:
+    return timezone.now() - when < timedelta(hours=settings.ELEMENT_METADATA_CACHE_HOURS)
 
 
 def element_name(key: str) -> str:
@@ -65,7 +66,7 @@ def refresh(key: str) -> ElementMetadata:
 def element_spec(key: str, *, refresh_now: bool = False) -> ElementSpec:
     """The spec of element `key`, from what is kept when it is recent enough."""
     row = ElementMetadata.objects.filter(key=key).first()
-    if row is not None and not refresh_now and _fresh(row):
+    if row is not None and not refresh_now and _fresh(row.fetched_at):
         return parse(row.element, row.metadata)
     try:
         row = refresh(key)
@@ -79,3 +80,89 @@ def element_spec(key: str, *, refresh_now: bool = False) -> ElementSpec:
             ) from None
         logger.warning("element %s: kept description used, Cloud Elements failed: %s", key, error)
     return parse(row.element, row.metadata)
+
+
+def kept_spec(key: str) -> ElementSpec | None:
+    """The spec as last read, whatever its age, without a remote call (a draft's edit page)."""
+    row = ElementMetadata.objects.filter(key=key).first()
+    return parse(row.element, row.metadata) if row is not None else None
+
+
+def catalog(*, refresh_now: bool = False) -> list[ListedElement]:
+    """Every element Cloud Elements offers, as last listed (read again when older than
+    ELEMENT_METADATA_CACHE_HOURS, or on refresh; the kept list when Cloud Elements fails)."""
+    kept = list(ListedElement.objects.all())
+    if kept and not refresh_now and _fresh(min(row.listed_at for row in kept)):
+        return kept
+    try:
+        return _list_and_keep()
+    except ce.CloudElementsError as error:
+        if kept:
+            logger.warning("kept list of elements used, Cloud Elements failed: %s", error)
+            return kept
+        raise ElementUnavailable(
+            f"The list of elements could not be read from Cloud Elements ({error.message}). "
+            "Try again in a moment."
+        ) from None
+
+
+def _list_and_keep() -> list[ListedElement]:
+    listed = ce.list_elements()
+    now = timezone.now()
+    rows = {}
+    for item in listed:
+        key = str(item.get("key") or "").strip()
+        if key and item.get("active", True) is not False:
+            name = str(item.get("name") or key)[:200]
+            rows[key] = ListedElement(key=key, name=name, listed_at=now)
+    with transaction.atomic():
+        ListedElement.objects.exclude(key__in=list(rows)).delete()
+        ListedElement.objects.bulk_create(
+            rows.values(),
+            update_conflicts=True,
+            unique_fields=["key"],
+            update_fields=["name", "listed_at"],
+        )
+    return list(ListedElement.objects.all())
+
+
+def read_again(key: str = "") -> None:
+    """Read the list of elements, and element `key`'s description, from Cloud Elements now;
+    ElementUnavailable says what failed (what was kept stays in use)."""
+    try:
+        _list_and_keep()
+        if key:
+            refresh(key)
+    except ce.CloudElementsNotFoundError:
+        raise ElementUnavailable(f"Cloud Elements has no element “{key}”.", 404) from None
+    except ce.CloudElementsError as error:
+        raise ElementUnavailable(
+            f"Cloud Elements could not be read ({error.message}); what was read before is "
+            "still used. Try again in a moment."
+        ) from None
+
+
+def for_new_instance(key: str) -> tuple[ElementSpec | None, str]:
+    """The spec the new-instance form is built from, and a notice for the page.
+
+    Dropbox, the default element, is never refused: when its description cannot be read and
+    none is kept, the form follows its documented parameter table (spec None) and says so.
+    Any other element without a description raises ElementUnavailable.
+    """
+    try:
+        return element_spec(key), ""
+    except ElementUnavailable as error:
+        if key != DEFAULT_ELEMENT_KEY:
+            raise
+        return None, f"{error.message} The form follows Dropbox's documented parameter table."
+
+
+def choices(query: str = "") -> tuple[list[ListedElement], str]:
+    """The elements to choose from (matching `query` in name or key, any case), and what went
+    wrong reading them (the page shows it with a Retry)."""
+    try:
+        listed = catalog()
+    except ElementUnavailable as error:
+        return [], error.message
+    words = query.lower().split()
+    return [e for e in listed if all(w in f"{e.name} {e.key}".lower() for w in words)], ""

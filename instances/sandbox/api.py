@@ -189,21 +189,41 @@ def clean_configuration(raw: Any) -> dict[str, Any]:
     return dict(raw)
 
 
-def validate_configuration(configuration: dict[str, Any]) -> None:
-    """Apply the documented requirements of a Dropbox instance's configuration."""
-    auth_type = configuration.get("authentication.type", OAUTH2)
-    if auth_type not in {OAUTH2, API_KEY}:
-        raise ApiError(400, "'authentication.type' must be oauth2 or apiKey.")
+def offered_authentication(element_key: str) -> list[str]:
+    """The ways element `element_key` authenticates (its catalog entry; else oauth2, apiKey)."""
+    entry = catalog.ELEMENTS.get(element_key)
+    if entry is None:
+        return [OAUTH2, API_KEY]
+    return entry.get("authenticationTypes") or [entry["authentication"]["type"]]
+
+
+def validate_configuration(configuration: dict[str, Any], element_key: str = "dropbox") -> None:
+    """Apply the element's requirements: the documented ones of a Dropbox instance, and the
+    required entries and choices of the element's catalog entry."""
+    offered = offered_authentication(element_key)
+    auth_type = configuration.get("authentication.type", offered[0])
+    if auth_type not in offered:
+        raise ApiError(400, f"'authentication.type' must be {' or '.join(offered)}.")
     if auth_type == OAUTH2:
         required = ["oauth.api.key", "oauth.api.secret", "oauth.callback.url"]
     else:
         required = [API_KEY_PARAMETER]
-    missing = [key for key in required if not configuration.get(key)]
+    events_on = _is_true(configuration.get("event.notification.enabled"))
+    entry = catalog.ELEMENTS.get(element_key)
+    if entry is not None:
+        required += [
+            key for key in _required_entries(entry, auth_type, events_on) if key not in required
+        ]
+    missing = [key for key in required if configuration.get(key) in (None, "")]
     if missing:
         raise ApiError(400, f"Missing required configuration: {', '.join(missing)}.")
     if auth_type == OAUTH2:
         _check_url("oauth.callback.url", configuration["oauth.callback.url"])
-    if _is_true(configuration.get("event.notification.enabled")):
+    if entry is not None:
+        _check_choices(entry, configuration)
+        if events_on and not catalog.METADATA[element_key]["events"]["supported"]:
+            raise ApiError(400, f"Element '{element_key}' does not support events.")
+    if events_on:
         url = configuration.get("event.notification.callback.url")
         if not url:
             raise ApiError(
@@ -212,6 +232,34 @@ def validate_configuration(configuration: dict[str, Any]) -> None:
                 "(required when event.notification.enabled is true).",
             )
         _check_url("event.notification.callback.url", url)
+
+
+def _required_entries(entry: dict[str, Any], auth_type: str, events_on: bool) -> list[str]:
+    """Keys the element requires: its required, shown entries, but OAuth2's only for oauth2,
+    the API key's only for apiKey and the event settings only with events on."""
+    keys = []
+    for item in entry["configuration"]:
+        key = item["key"]
+        if not item["required"] or item["hideFromConsole"] or item["internal"]:
+            continue
+        if key.startswith("oauth.") and auth_type != OAUTH2:
+            continue
+        if key == API_KEY_PARAMETER and auth_type != API_KEY:
+            continue
+        if key.startswith("event.") and not events_on:
+            continue
+        keys.append(key)
+    return keys
+
+
+def _check_choices(entry: dict[str, Any], configuration: dict[str, Any]) -> None:
+    for item in entry["configuration"]:
+        options = [option["value"] for option in item.get("options", [])]
+        value = configuration.get(item["key"])
+        if options and value is not None and value not in options:
+            raise ApiError(
+                400, f"Configuration '{item['key']}' must be one of: {', '.join(options)}."
+            )
 
 
 def redeem_code(code: Any, configuration: dict[str, Any]) -> None:
@@ -259,9 +307,9 @@ def create(body: Any, *, element_key: str | None = None) -> SandboxInstance:
     name = clean_name(body.get("name"))
     configuration = clean_configuration(body.get("configuration"))
     tags = clean_tags(body.get("tags"))
-    validate_configuration(configuration)
+    validate_configuration(configuration, key)
     with transaction.atomic():
-        if configuration.get("authentication.type", OAUTH2) == OAUTH2:
+        if configuration.get("authentication.type", offered_authentication(key)[0]) == OAUTH2:
             redeem_code(_object(body, "providerData").get("code"), configuration)
         instance = SandboxInstance(
             element_key=key, name=name, tags=tags, token=SandboxInstance.new_token()
@@ -286,7 +334,7 @@ def update(instance: SandboxInstance, body: Any, *, replace: bool) -> SandboxIns
         configuration = changes
     else:
         configuration = {**instance.full_configuration(), **changes}
-    validate_configuration(configuration)
+    validate_configuration(configuration, instance.element_key)
     with transaction.atomic():
         code = _object(body, "providerData").get("code")
         if code is not None:
@@ -472,7 +520,7 @@ def update_configuration_entry(
     if value == MASKED:
         raise ApiError(400, f"Configuration sent back with masked values: {entry['key']}.")
     configuration = {**instance.full_configuration(), entry["key"]: value}
-    validate_configuration(configuration)
+    validate_configuration(configuration, instance.element_key)
     instance.set_configuration(configuration)
     instance.save()
     return configuration_entry(instance, configuration_id)

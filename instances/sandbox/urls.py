@@ -45,6 +45,6 @@ urlpatterns = [
     path(f"{api}hubs/<str:hub_key>/<path:rest>", hub_views.hub, name="hub"),
     path(f"{api}<path:rest>", views.not_found),
     path("identity", views.identity, name="identity"),
-    path("dropbox/oauth2/authorize", views.authorize, name="authorize"),
+    path("providers/<str:key>/oauth2/authorize", views.authorize, name="authorize"),
     path("instances/<int:instance_id>/simulate", views.simulate, name="simulate"),
 ]

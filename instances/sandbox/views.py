@@ -21,11 +21,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from instances.lib.hosts import sandbox_proof
+from instances.parameters import OAUTH2
 
 from . import api, catalog, delivery
 from .models import SandboxApp, SandboxAuthCode, SandboxInstance
 
-DENIED_DESCRIPTION = "The user chose not to give your app access to their Dropbox account."
+DENIED_DESCRIPTION = "The user chose not to give your app access to their {} account."
 
 
 def platform_api(*methods: str, organization: bool = True):
@@ -106,6 +107,8 @@ def element_metadata(request: HttpRequest, key: str) -> HttpResponse:
 @platform_api("GET")
 def oauth_url(request: HttpRequest, key: str) -> HttpResponse:
     key = api.element_key_or_404(key)
+    if OAUTH2 not in api.offered_authentication(key):
+        raise api.ApiError(400, f"Element '{key}' does not use OAuth2: it needs no consent.")
     params = {name: request.GET.get(name, "") for name in ("apiKey", "apiSecret", "callbackUrl")}
     missing = [name for name, value in params.items() if not value]
     if missing:
@@ -124,7 +127,7 @@ def oauth_url(request: HttpRequest, key: str) -> HttpResponse:
             **({"state": request.GET["state"]} if "state" in request.GET else {}),
         }
     )
-    consent = request.build_absolute_uri(reverse("sandbox:authorize")) + "?" + query
+    consent = request.build_absolute_uri(reverse("sandbox:authorize", args=[key])) + "?" + query
     return JsonResponse({"element": key, "oauthUrl": consent})
 
 
@@ -261,15 +264,19 @@ def not_found(request: HttpRequest, rest: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def authorize(request: HttpRequest) -> HttpResponse:
-    """Dropbox's consent screen: Allow issues a single-use code, Deny reports access_denied."""
+def authorize(request: HttpRequest, key: str) -> HttpResponse:
+    """The provider's consent screen (Dropbox's, Box's…): Allow issues a single-use code, Deny
+    reports access_denied."""
+    provider = api.ELEMENTS.get(key, {}).get("name", "")
     source = request.POST if request.method == "POST" else request.GET
     client_id = source.get("client_id", "")
     redirect_uri = source.get("redirect_uri", "")
     state = source.get("state", "")
     app = SandboxApp.objects.filter(client_id=client_id).first()
     problem = ""
-    if source.get("response_type") != "code":
+    if not provider:
+        problem = f"No provider is known as '{key}'."
+    elif source.get("response_type") != "code":
         problem = "response_type must be 'code'."
     elif app is None:
         problem = "Invalid client_id: no app is registered with this App key."
@@ -277,9 +284,16 @@ def authorize(request: HttpRequest) -> HttpResponse:
         # Never redirect to an unregistered URI: that would be an open redirect.
         problem = "Invalid redirect_uri: it must match a Redirect URI registered for the app."
     if problem:
-        return render(request, "sandbox/authorize_error.html", {"problem": problem}, status=400)
+        context = {"problem": problem, "provider": provider or key}
+        return render(request, "sandbox/authorize_error.html", context, status=400)
     if request.method == "GET":
-        context = {"app": app, "redirect_uri": redirect_uri, "state": state}
+        context = {
+            "app": app,
+            "redirect_uri": redirect_uri,
+            "state": state,
+            "provider": provider,
+            "key": key,
+        }
         return render(request, "sandbox/authorize.html", context)
     if request.POST.get("decision") == "allow":
         issued = SandboxAuthCode.issue(app=app, redirect_uri=redirect_uri)
@@ -287,7 +301,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
     else:
         params = {
             "error": "access_denied",
-            "error_description": DENIED_DESCRIPTION,
+            "error_description": DENIED_DESCRIPTION.format(provider),
             "state": state,
         }
     return HttpResponseRedirect(_with_query(redirect_uri, params))

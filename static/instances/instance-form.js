@@ -45,3 +45,18 @@
     update();
   });
 })();
+
+// The element picker: filter the list as the person types (the Search button works without it).
+(function () {
+  "use strict";
+  const search = document.getElementById("element-search");
+  const list = document.getElementById("element-list");
+  if (!search || !list) return;
+  search.addEventListener("input", function () {
+    const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
+    list.querySelectorAll("li[data-search]").forEach(function (item) {
+      const text = item.dataset.search;
+      item.hidden = !words.every(function (word) { return text.includes(word); });
+    });
+  });
+})();

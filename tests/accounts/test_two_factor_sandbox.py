@@ -55,7 +55,7 @@ def _signed_in(user) -> Client:
     [
         ("/sandbox/elements/api-v2/instances", 401),  # its own User/Organization header
         ("/sandbox/identity?nonce=" + "n" * 20, 200),
-        ("/sandbox/dropbox/oauth2/authorize?client_id=nobody", 400),
+        ("/sandbox/providers/dropbox/oauth2/authorize?client_id=nobody", 400),
     ],
 )
 def test_the_platform_api_identity_and_consent_screen_stay_exempt(client, operator, url, status):
