@@ -27,6 +27,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from instances.campaigns.models import Campaign, Mailing, Recipient
+from instances.elements.services import element_name
 
 logger = logging.getLogger(__name__)
 Status = Mailing.Status
@@ -252,10 +253,15 @@ def compose(campaign: Campaign, mailing: Mailing, recipients: list[Recipient]):
             for r in recipients
         ],
     }
+    # The provider's name when every account is of one element ("your 2 Box accounts").
+    keys = {r.instance.element_key for r in recipients}
+    provider = element_name(keys.pop()) if len(keys) == 1 else ""
+    context["provider"] = provider
     verb = "reconnect" if reauthorize else "connect"
-    subject = f"{organization}: please {verb} your Dropbox account"
+    accounts = f"{provider} account" if provider else "account"
+    subject = f"{organization}: please {verb} your {accounts}"
     if len(recipients) > 1:
-        subject = f"{organization}: please {verb} your {len(recipients)} Dropbox accounts"
+        subject = f"{organization}: please {verb} your {len(recipients)} {accounts}s"
     if mailing.round:
         subject = f"Reminder: {subject}"
     message = EmailMultiAlternatives(

@@ -35,9 +35,11 @@ def _fresh(when) -> bool:
 
 
 def element_name(key: str) -> str:
-    """The element's name as last read from Cloud Elements (no remote call), else its key."""
+    """The element's name as last read from Cloud Elements (no remote call); else Dropbox's
+    documented name for the default element, else its key."""
     found = ElementMetadata.objects.filter(key=key).values_list("name", flat=True).first()
-    return found or key
+    found = found or ListedElement.objects.filter(key=key).values_list("name", flat=True).first()
+    return found or ("Dropbox" if key == DEFAULT_ELEMENT_KEY else key)
 
 
 def known_elements() -> list[tuple[str, str]]:

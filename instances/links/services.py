@@ -247,7 +247,7 @@ def check_usable(link: ConsentLink) -> None:
         )
     if link.used_at is not None:
         raise LinkGone(
-            "used", "This link was already used: the Dropbox account is connected. Nothing to do."
+            "used", "This link was already used: the account is connected. Nothing to do."
         )
     if link.is_expired:
         if ConsentLink.objects.filter(pk=link.pk, expiry_recorded_at__isnull=True).update(
@@ -307,7 +307,7 @@ def complete(*, state: str, session_key: str, params: dict[str, str]) -> Outcome
     # stops here, so one link makes at most one instance.
     claimed = ConsentLink.objects.open().filter(pk=link.pk).update(used_at=timezone.now())
     if claimed != 1:
-        raise LinkGone("used", "This link was already used: the Dropbox account is connected.")
+        raise LinkGone("used", "This link was already used: the account is connected.")
     signals.send(signals.CONSENT_GIVEN, [link.pk])
     try:
         if link.purpose == Purpose.REAUTHORIZE:

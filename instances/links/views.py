@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from instances.accounts.throttle import client_address
 from instances.cloud_elements import client as ce
+from instances.elements.services import element_name
 from instances.lib.pages import can_change, page, post_or_back
 from instances.links import services as links
 from instances.links.forms import ConsentLinkForm
@@ -121,7 +122,13 @@ def revoke(request: HttpRequest, uuid) -> HttpResponse:
 
 
 def _show(request: HttpRequest, link: ConsentLink, *, made: bool) -> HttpResponse:
-    context = {"title": "Consent link", "instance": link.instance, "link": link, "made": made}
+    context = {
+        "title": "Consent link",
+        "instance": link.instance,
+        "link": link,
+        "made": made,
+        "provider": element_name(link.instance.element_key),
+    }
     return _no_store(page(request, "links/send.html", context))
 
 
@@ -213,7 +220,13 @@ def connect(request: HttpRequest, token: str) -> HttpResponse:
         return _gone(request, error)
     if request.method == "GET":
         links.open_link(link)
-        context = {"title": "Connect your Dropbox", "link": link, "instance": link.instance}
+        provider = element_name(link.instance.element_key)
+        context = {
+            "title": f"Connect your {provider}",
+            "link": link,
+            "instance": link.instance,
+            "provider": provider,
+        }
         return _owner(request, "links/connect/start.html", context)
     # Anonymous sessions are saved only when they hold something: this one holds which link
     # it opened, and its key is what the OAuth state is bound to.
@@ -226,7 +239,7 @@ def connect(request: HttpRequest, token: str) -> HttpResponse:
         return _gone(request, error)
     except ce.CloudElementsError:
         context = {
-            "title": "Dropbox cannot be reached right now",
+            "title": f"{element_name(link.instance.element_key)} cannot be reached right now",
             "message": "Nothing was connected. Try again in a few minutes with the same link.",
         }
         return _owner(request, "links/connect/problem.html", context, status=502)
@@ -253,6 +266,7 @@ def link_callback(request: HttpRequest) -> HttpResponse:
     request.session[RESULT_KEY] = {
         "result": outcome.result,
         "name": outcome.instance.name,
+        "provider": element_name(outcome.instance.element_key),
         "link": link.pk,
     }
     return redirect("links:result")
@@ -263,7 +277,8 @@ def result(request: HttpRequest) -> HttpResponse:
     outcome = request.session.get(RESULT_KEY)
     if not outcome:
         raise Http404("No consent was completed in this browser.")
-    context = {"title": "Dropbox", **outcome}
+    context = {"provider": "Dropbox", **outcome}  # a result saved before providers were named
+    context["title"] = context["provider"]
     if outcome["result"] in {"refused", "failed"}:
         # The link stays usable until it expires: the owner may change their mind.
         context["retry"] = ConsentLink.objects.live().filter(pk=outcome["link"]).first()

@@ -91,6 +91,15 @@ def test_box_through_its_consent_screen_with_the_json_its_metadata_implies(
     assert body["tags"] == ["legal"] and body["name"] == "Legal Box"
     assert instance.element_key == "box" and instance.extras == []
 
+    # Its events reach the receiver and are verified with its key, as a Dropbox instance's.
+    expect(page.locator(".simulate legend")).to_contain_text("Simulate a change in Box")
+    page.get_by_label("Path").fill("/Contracts/nda.pdf")
+    page.get_by_role("button", name="Simulate").click()
+    expect(page.locator(".messagelist")).to_contain_text("the callback answered 200")
+    row = page.locator(".events-table tbody tr").first
+    expect(row).to_contain_text("/Contracts/nda.pdf")
+    expect(row).to_contain_text("Verified")
+
 
 def test_an_api_key_element_without_events_needs_no_consent_and_sends_no_event_settings(
     page, operator, received
