@@ -8,8 +8,6 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from instances.elements.services import element_name
-
 register = template.Library()
 
 
@@ -22,9 +20,3 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     if now - value < timedelta(minutes=1):
         return "just now"
     return f"{timesince(value, now)} ago"
-
-
-@register.filter(name="element_name")
-def element_name_of(key: str) -> str:
-    """An element key as its name ("dropbox" → "Dropbox"), as last read (one small query)."""
-    return element_name(key)
