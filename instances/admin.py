@@ -123,9 +123,15 @@ class ElementInstanceAdmin(admin.ModelAdmin):
         "owner_name",
         "owner_email",
     )
-    readonly_fields = ("dashboard", *LOCAL_FIELDS, "masked_oauth_api_secret", *REMOTE_OWNED)
+    readonly_fields = (
+        "dashboard",
+        *LOCAL_FIELDS,
+        "other_parameters",
+        "masked_oauth_api_secret",
+        *REMOTE_OWNED,
+    )
     fieldsets = [
-        (None, {"fields": ["dashboard", *LOCAL_FIELDS]}),
+        (None, {"fields": ["dashboard", *LOCAL_FIELDS, "other_parameters"]}),
         ("Secrets", {"fields": ["masked_oauth_api_secret"]}),
         ("Cloud Elements", {"fields": list(REMOTE_OWNED)}),
     ]

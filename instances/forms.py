@@ -443,10 +443,15 @@ class SettingsForm(ParameterMixin, OwnerForm):
 
     SECRET_FIELDS = ("new_signature_key",)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, sends_events: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.documented("name", "name")
         self.documented("tags", "tags")
+        self.fields["tags"].help_text += " Separate tags with commas or new lines."
+        if not sends_events:
+            # The element sends no events: nothing of the kind to change.
+            del self.fields["event_callback_url"], self.fields["new_signature_key"]
+            return
         self.documented("event_callback_url", "event.notification.callback.url")
         self.documented("new_signature_key", "event.notification.signature.key")
         self.fields["new_signature_key"].label = "New Callback Notification Signature Key"
@@ -454,7 +459,6 @@ class SettingsForm(ParameterMixin, OwnerForm):
             "Leave blank to keep the current key. After a change the previous key is still "
             "accepted for 72 hours, while Cloud Elements retries older deliveries."
         )
-        self.fields["tags"].help_text += " Separate tags with commas or new lines."
 
     clean_name = InstanceForm.clean_name
     clean_tags = InstanceForm.clean_tags

@@ -257,6 +257,12 @@ class ElementInstance(models.Model):
             for key, value, secret in self.extras
         ]
 
+    @property
+    def other_parameters(self) -> str:
+        """The other parameters in one line, secrets masked (the admin shows it)."""
+        shown = [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in self.shown_extras()]
+        return "; ".join(shown) or "—"
+
     def tag_names(self) -> list[str]:
         # Uses the prefetch cache when the caller prefetched tags.
         return [tag.name for tag in self.tags.all()]

@@ -86,6 +86,8 @@ def _require_remote(instance: ElementInstance) -> int:
 
 def set_events(*, instance: ElementInstance, enabled: bool, actor) -> ElementInstance:
     """Switch event notifications at Cloud Elements, then locally; unchanged on any error."""
+    if not instance.sends_events:
+        raise ActionError(f"“{instance.name}” has no events: its element does not send any.")
     remote_id = _require_remote(instance)
     webhook = instance.webhook
     callback_url = webhook.callback_url
@@ -116,18 +118,23 @@ def update_settings(
     instance: ElementInstance,
     name: str,
     tags: list[str],
-    callback_url: str,
+    callback_url: str | None,
     signature_key: str | None,
     actor,
 ) -> ElementInstance:
-    """Push name, tags and event settings with PATCH; a None signature key keeps the old one."""
+    """Push name, tags and event settings with PATCH; a None signature key keeps the old one,
+    and an element that sends no events is sent name and tags only."""
     remote_id = _require_remote(instance)
     webhook = instance.webhook
-    configuration: dict[str, Any] = {"event.notification.callback.url": callback_url}
-    if signature_key is not None:
-        configuration["event.notification.signature.key"] = signature_key
     # "Updating tags removes any existing tags": always send the full list.
-    changes = {"name": name, "tags": tags, "configuration": configuration}
+    changes: dict[str, Any] = {"name": name, "tags": tags}
+    if instance.sends_events:
+        configuration: dict[str, Any] = {"event.notification.callback.url": callback_url}
+        if signature_key is not None:
+            configuration["event.notification.signature.key"] = signature_key
+        changes["configuration"] = configuration
+    else:
+        callback_url, signature_key = webhook.callback_url, None
     try:
         updated = ce.update_instance(remote_id, changes)
     except ce.CloudElementsError as error:
@@ -156,7 +163,11 @@ def update_settings(
             webhook.signature_key_unknown = False
         webhook.save()
         instance.save(update_fields=snapshots.record(instance, updated))
-        detail = "Name, tags and event settings pushed"
+        detail = (
+            "Name, tags and event settings pushed"
+            if instance.sends_events
+            else ("Name and tags pushed")
+        )
         if signature_key is not None:
             detail += "; signature key changed (the previous one is accepted for 72 hours)"
         record(instance, Action.UPDATED, actor=actor, detail=detail)

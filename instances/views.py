@@ -319,7 +319,7 @@ def edit(request: HttpRequest, uuid) -> HttpResponse:
         "owner_name": instance.owner_name,
         "owner_email": instance.owner_email,
     }
-    form = SettingsForm(request.POST or None, initial=initial)
+    form = SettingsForm(request.POST or None, initial=initial, sends_events=instance.sends_events)
     if request.method == "POST" and form.is_valid():
         # The owner is kept here only: saved whatever Cloud Elements answers below.
         owner_saved = owners.set_owner(
@@ -333,8 +333,8 @@ def edit(request: HttpRequest, uuid) -> HttpResponse:
                 instance=instance,
                 name=form.cleaned_data["name"],
                 tags=form.cleaned_data["tags"],
-                callback_url=form.cleaned_data["event_callback_url"],
-                signature_key=form.cleaned_data["new_signature_key"] or None,
+                callback_url=form.cleaned_data.get("event_callback_url"),
+                signature_key=form.cleaned_data.get("new_signature_key") or None,
                 actor=request.user,
             )
         except (ce.CloudElementsError, services.ActionError) as error:
@@ -345,7 +345,7 @@ def edit(request: HttpRequest, uuid) -> HttpResponse:
                     if read_back
                     else "it could not be read back either (sync to check)"
                 )
-                if form.cleaned_data["new_signature_key"]:
+                if form.cleaned_data.get("new_signature_key"):
                     note += "; the new signature key is accepted beside the old one"
                 note += "."
             else:
