@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 
 from instances import parameters, snapshots
 from instances.cloud_elements import client as ce
+from instances.elements.services import kept_spec
 from instances.imports.models import DiscoveredInstance
 from instances.models import AuditEntry, ElementInstance, Tag, WebhookSettings
 
@@ -30,7 +31,8 @@ def insert(
     now = timezone.now()
     actor = actor if getattr(actor, "is_authenticated", False) else None
     tag_ids = {} if tag_ids is None else tag_ids
-    rows = [_row(remote, account, now, actor) for remote in new]
+    events = _sends_events({remote.element_key for remote in new})
+    rows = [_row(remote, account, now, actor, events) for remote in new]
     ElementInstance.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
     ours = dict(
         ElementInstance.objects.filter(uuid__in=[row.uuid for row in rows]).values_list(
@@ -69,7 +71,15 @@ def import_one(remote: ce.Instance, *, actor) -> ElementInstance:
     return ElementInstance.objects.get(account=ce.account(), remote_id=remote.id)
 
 
-def _row(remote: ce.Instance, account: str, now: datetime, actor) -> ElementInstance:
+def _sends_events(keys: set[str]) -> dict[str, bool]:
+    """Whether each element sends events, from its kept description (no remote call: an
+    element never read is assumed to, as Dropbox does)."""
+    return {key: spec.events_supported for key in keys if (spec := kept_spec(key)) is not None}
+
+
+def _row(
+    remote: ce.Instance, account: str, now: datetime, actor, events: dict[str, bool]
+) -> ElementInstance:
     configuration = remote.configuration
     auth_type = str(configuration.get("authentication.type") or parameters.OAUTH2)
     if auth_type not in ElementInstance.AuthenticationType.values:
@@ -80,6 +90,7 @@ def _row(remote: ce.Instance, account: str, now: datetime, actor) -> ElementInst
         account=account,
         remote_id=remote.id,
         element_key=(remote.element_key or parameters.DEFAULT_ELEMENT_KEY)[:64],
+        sends_events=events.get(remote.element_key, True),
         name=(remote.name or f"Instance {remote.id}")[:200],
         authentication_type=auth_type,
         # Cloud Elements masks the OAuth app and API key: never invented, the page asks.

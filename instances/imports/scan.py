@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from instances import services, snapshots
 from instances.cloud_elements import client as ce
+from instances.elements.services import ElementUnavailable, element_spec
 from instances.imports import rows
 from instances.imports.models import DiscoveredInstance
 from instances.jobs import engine
@@ -126,6 +127,7 @@ class _Scan:
         self.seen = array("q")
         self.resumed = bool(job.cursor) or job.attempts > 1
         self.saved_at = time.monotonic()
+        self.elements_read: set[str] = set()
 
     # --- One page ----------------------------------------------------------------------------
 
@@ -143,6 +145,7 @@ class _Scan:
         new = [r for r in listed.values() if r.id not in known]
         if new and self.import_new:
             new = self._complete(new, token)
+            self._read_elements(new)
         self.summary["pages"] += 1
         if not (changed or new):
             return
@@ -156,6 +159,16 @@ class _Scan:
             elif new:
                 self._list_new(new)
             self.save_progress(cursor=page.next_page)
+
+    def _read_elements(self, new: list[ce.Instance]) -> None:
+        """Read each new element's description once per run, outside the page's transaction,
+        so that its rows know whether it sends events (rows.insert reads what is kept)."""
+        for key in {r.element_key for r in new if r.element_key} - self.elements_read:
+            self.elements_read.add(key)
+            try:
+                element_spec(key)
+            except ElementUnavailable as error:
+                logger.warning("import: element %s not described (%s)", key, error.message)
 
     def _complete(self, new: list[ce.Instance], token: str) -> list[ce.Instance]:
         """Light objects lack the token or the configuration: read those instances whole.
@@ -257,6 +270,7 @@ class _Scan:
         if every and time.monotonic() - self.saved_at < every:
             return
         self.saved_at = time.monotonic()
+        self.elements_read: set[str] = set()
         summary = {**self.summary, "reasons": self.reasons}
         if not engine.keep_going(
             self.job,

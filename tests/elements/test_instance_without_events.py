@@ -11,6 +11,7 @@ import pytest
 from instances import services
 from instances.cloud_elements import client as ce
 from instances.models import ElementInstance
+from tests.imports.scan_helpers import local, run_scan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,3 +77,26 @@ def test_the_admin_shows_its_other_parameters_with_secrets_masked(admin_client, 
     assert page.status_code == 200
     assert "crm.region = &quot;eu&quot;" in text and "••••abcd" in text
     assert "tok-0123456789abcd" not in text
+
+
+def test_an_imported_instance_of_it_knows_it_sends_no_events(sandbox_site, operator):
+    made_elsewhere = ce.create_instance(
+        {
+            "element": {"key": "sandboxpay"},
+            "configuration": {"authentication.type": "apiKey", "api.key": API_KEY},
+            "name": "Made in the console",
+        }
+    )
+    box = ce.create_instance(
+        {
+            "element": {"key": "dropbox"},
+            "configuration": {"authentication.type": "apiKey", "api.key": API_KEY},
+            "name": "Dropbox by key",
+        }
+    )
+
+    job = run_scan(actor=operator)
+
+    assert job.summary["imported"] == 2
+    assert local(made_elsewhere.id).sends_events is False
+    assert local(box.id).sends_events is True

@@ -314,8 +314,9 @@ def test_a_plain_array_without_the_header_is_the_whole_account_in_one_page(
     assert job.status == "done"
     assert (job.summary["pages"], job.summary["listed"], job.summary["imported"]) == (1, 3, 3)
     assert (job.total, job.skipped, job.cursor) == (3, 0, "")
-    # One GET /instances (asking for pages it was not given), no second one, no sandbox check.
-    assert account.paths() == ["/instances"]
+    # One GET /instances (asking for pages it was not given), no second one, no sandbox check;
+    # and the element's description, read once (whether it sends events).
+    assert account.paths() == ["/instances", "/elements/dropbox"]
     query = account.received[0][2]
     assert query["pageSize"] == ["2"] and "nextPage" not in query
     rows = {row.remote_id: row for row in ElementInstance.objects.all()}
@@ -354,7 +355,12 @@ def test_light_objects_are_read_one_by_one_and_one_deleted_meanwhile_is_skipped(
     ]
     # The list asked for light objects; each one was then read in full.
     assert account.received[0][2]["hydrate"] == ["false"]
-    assert sorted(account.paths()[1:]) == ["/instances/201", "/instances/202", "/instances/203"]
+    assert sorted(account.paths()[1:]) == [
+        "/elements/dropbox",  # once, after the page's instances were read
+        "/instances/201",
+        "/instances/202",
+        "/instances/203",
+    ]
     rows = {row.remote_id: row for row in ElementInstance.objects.all()}
     assert set(rows) == {201, 202}
     for remote_id, row in rows.items():
