@@ -4,6 +4,7 @@ owner got, or revokes it. The same form rules and link service as the dashboard'
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 
@@ -16,6 +17,10 @@ from instances.api import present
 from instances.api.auth import READ, WRITE, ApiError, require
 from instances.api.common import ERRORS, find, form_errors
 from instances.api.schemas import ConsentLink, ConsentLinkRequest, NewInstance
+from instances.elements import services as elements
+from instances.elements.services import ElementUnavailable
+from instances.elements.spec import ElementSpec
+from instances.elements.views import ELEMENT_KEY
 from instances.forms import InstanceForm, oauth_callback_url, webhook_url
 from instances.links import services as links
 from instances.links.forms import ConsentLinkForm
@@ -52,7 +57,7 @@ def make_link(request: HttpRequest, body: ConsentLinkRequest):
         require(request, WRITE, "instances.add_elementinstance")
         form = _instance_form(body.new_instance)
         if not form.is_valid():
-            errors = {f"new_instance.{k}": v for k, v in form_errors(form).items()}
+            errors = {f"new_instance.{_api_name(form, k)}": v for k, v in form_errors(form).items()}
             raise ApiError(400, "Some parameters are not valid.", errors)
         try:
             owner = (
@@ -84,13 +89,16 @@ def _make(instance, request, extras: dict) -> Link:
 
 
 def _instance_form(new: NewInstance) -> InstanceForm:
-    """The dashboard's form, filled as its page would be: defaults for what was left out."""
+    """The dashboard's form for the element, filled as its page would be: defaults for what was
+    left out."""
+    spec = _oauth2_spec(new.element_key)
     instance_uuid = uuid.uuid4()
     signature_key = new.signature_key
     if new.events_enabled and not signature_key:
         signature_key = secrets.token_urlsafe(32)  # as the form's "Generate a strong key"
     return InstanceForm(
         {
+            **_other_parameters(spec, new.configuration),
             "instance_uuid": str(instance_uuid),
             "name": new.name,
             "element_key": new.element_key,
@@ -102,8 +110,47 @@ def _instance_form(new: NewInstance) -> InstanceForm:
             "event_callback_url": new.event_callback_url or webhook_url(instance_uuid),
             "signature_key": signature_key or "",
             "tags": ", ".join(new.tags),
-        }
+        },
+        spec=spec,
     )
+
+
+def _oauth2_spec(key: str) -> ElementSpec | None:
+    """The element's spec (None: Dropbox's documented table), refused unless it offers oauth2."""
+    try:
+        if not re.fullmatch(ELEMENT_KEY, key):
+            raise ElementUnavailable(f"“{key}” is not an element key.", 400)
+        spec, _ = elements.for_new_instance(key)
+    except ElementUnavailable as error:
+        errors = {"new_instance.element_key": [error.message]}
+        raise ApiError(error.status, error.message, errors) from None
+    if spec is not None and parameters.OAUTH2 not in spec.authentication_types:
+        message = f"A consent link is for oauth2: {spec.name} does not use it."
+        raise ApiError(400, message, {"new_instance.element_key": [message]})
+    return spec
+
+
+def _other_parameters(spec: ElementSpec | None, given: dict) -> dict[str, str]:
+    """The element's other parameters as the form's fields: given ones, else its defaults."""
+    fields = InstanceForm(spec=spec).extra_fields if spec is not None else {}
+    names = {found.key: name for name, found in fields.items()}
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        element = spec.name if spec is not None else "Dropbox"
+        message = f"{element} has no such parameter: {', '.join(unknown)}."
+        raise ApiError(400, message, {"new_instance.configuration": [message]})
+    data = {}
+    for key, name in names.items():
+        value = given.get(key, fields[name].default)
+        if isinstance(value, bool):
+            value = "on" if value else ""
+        data[name] = "" if value is None else value
+    return data
+
+
+def _api_name(form: InstanceForm, name: str) -> str:
+    found = form.extra_fields.get(name)
+    return f"configuration.{found.key}" if found is not None else name
 
 
 def _link(link_id: int) -> Link:

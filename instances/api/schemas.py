@@ -95,6 +95,12 @@ class NewInstance(Request):
     tags: list[str] = []
     owner_name: str = ""
     owner_email: str = ""
+    configuration: dict[str, StrictBool | str] = Field(
+        {},
+        description="The element's other parameters by key, as its metadata lists them "
+        "(GET /elements/{key}); a parameter left out takes the element's default. Dropbox has "
+        "none.",
+    )
 
 
 class ConsentLinkRequest(Request):
