@@ -21,8 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from instances import consent, drafts, enablement, oauth, owners, search, services, snapshots
 from instances.cloud_elements import client as ce
 from instances.elements import services as elements
-from instances.elements.services import element_name, known_elements
-from instances.elements.views import ELEMENT_KEY
+from instances.elements.services import ELEMENT_KEY, element_name, known_elements
 from instances.events import charts
 from instances.forms import (
     DraftForm,

@@ -18,9 +18,8 @@ from instances.api.auth import READ, WRITE, ApiError, require
 from instances.api.common import ERRORS, find, form_errors
 from instances.api.schemas import ConsentLink, ConsentLinkRequest, NewInstance
 from instances.elements import services as elements
-from instances.elements.services import ElementUnavailable
+from instances.elements.services import ELEMENT_KEY, ElementUnavailable
 from instances.elements.spec import ElementSpec
-from instances.elements.views import ELEMENT_KEY
 from instances.forms import InstanceForm, oauth_callback_url, webhook_url
 from instances.links import services as links
 from instances.links.forms import ConsentLinkForm

@@ -21,6 +21,8 @@ from instances.elements.spec import ElementSpec, parse
 from instances.parameters import DEFAULT_ELEMENT_KEY
 
 logger = logging.getLogger(__name__)
+# What an element key looks like (Cloud Elements' keys are lower-case letters and digits).
+ELEMENT_KEY = r"[a-z][a-z0-9]{0,63}"
 
 
 class ElementUnavailable(Exception):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -12,8 +14,6 @@ from django.views.decorators.http import require_POST
 from instances.elements import services
 from instances.lib.pages import can_add
 
-ELEMENT_KEY = r"[a-z][a-z0-9]{0,63}"
-
 
 @require_POST
 @staff_member_required
@@ -21,6 +21,9 @@ ELEMENT_KEY = r"[a-z][a-z0-9]{0,63}"
 def refresh(request: HttpRequest) -> HttpResponse:
     """Read the list of elements and the chosen element's description from Cloud Elements."""
     key = request.POST.get("element", "")
+    if key and not re.fullmatch(services.ELEMENT_KEY, key):
+        messages.error(request, f"“{key}” is not an element key.")
+        return HttpResponseRedirect(reverse("instances:new"))
     try:
         services.read_again(key)
     except services.ElementUnavailable as error:

@@ -231,3 +231,9 @@ def test_the_sandbox_refuses_what_an_elements_metadata_forbids(sandbox_site):
             state="s",
         )
     assert "does not use OAuth2" in raised.value.message
+
+
+def test_read_again_refuses_what_is_no_element_key(sandbox_site, admin_client):
+    response = admin_client.post("/instances/new/refresh/", {"element": "../x"}, follow=True)
+    assert response.status_code == 200
+    assert "“../x” is not an element key." in response.content.decode()
