@@ -368,6 +368,7 @@ class DraftForm(InstanceForm):
             value = self.stored_extras[found.key]
             if found.kind == SECRET:
                 stored[name] = parameters.mask(str(value))
+                self.fields[name].required = False  # blank keeps the stored one
             else:
                 self.initial[name] = value
         for name, masked in stored.items():
