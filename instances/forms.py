@@ -255,6 +255,19 @@ class InstanceForm(ParameterMixin, forms.Form):
         return self._section([*EVENT_FIELDS, *extras])
 
     @property
+    def cannot_create(self) -> str:
+        """Why no instance of this element can be made here ("" when one can)."""
+        if self.spec is None or self.fields["authentication_type"].choices:
+            return ""
+        how = " or ".join(self.unsupported_authentication) or "no way its metadata names"
+        return (
+            f"{self.spec.name} authenticates with {how}"
+            ", which this dashboard cannot create yet (it creates oauth2 and apiKey instances). "
+            "Choose another element, or create this instance in Cloud Elements' console and "
+            "import it."
+        )
+
+    @property
     def offers_oauth2(self) -> bool:
         return "oauth_callback_url" in self.fields
 

@@ -176,16 +176,11 @@ def new(request: HttpRequest) -> HttpResponse:
             raise elements.ElementUnavailable(f"“{key}” is not an element key.", 404)
         spec, notice = elements.for_new_instance(key)
     except elements.ElementUnavailable as error:
-        context |= {"problem": error.message, "status": error.status}
+        context["problem"] = error.message
         return page(request, "instances/new.html", context, status=error.status)
     form = InstanceForm(request.POST or None, spec=spec)
-    if form.unsupported_authentication and not form.fields["authentication_type"].choices:
-        context["problem"] = (
-            f"{spec.name} authenticates with {' or '.join(form.unsupported_authentication)}, "
-            "which this dashboard cannot create yet (it creates oauth2 and apiKey instances). "
-            "Choose another element, or create this instance in Cloud Elements' console and "
-            "import it."
-        )
+    if form.cannot_create:
+        context["problem"] = form.cannot_create
         return page(request, "instances/new.html", context, status=422 if request.POST else 200)
     link_form = ConsentLinkForm(request.POST or None, prefix="link")
     sending_link = "send_link" in request.POST
