@@ -5,14 +5,17 @@ and so do the form fields built from them."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 from django import forms
 
+from instances import consent
 from instances.elements import services
 from instances.elements.forms import form_fields
 from instances.elements.models import ElementMetadata
+from instances.models import ElementInstance
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,3 +88,45 @@ def test_the_description_is_kept_and_read_again_only_when_old_or_refreshed(
     settings.ELEMENT_METADATA_CACHE_HOURS = 0
     services.element_spec("dropbox")
     assert calls == ["dropbox", "dropbox"]
+
+
+def test_a_dropbox_instance_typed_into_that_form_sends_the_documented_json_text(
+    sandbox_site, admin_client
+):
+    typed = {
+        "<CLIENT_ID>": "my-app-key",
+        "<CLIENT_SECRET>": "my-app-secret-0001",
+        "https://www.mycoolapp.com/auth": "https://www.mycoolapp.com/auth",
+        "<INSERT_YOUR_APPS_CALLBACK_URL>": "https://www.mycoolapp.com/events",
+        "<INSERT_KEY>": "my-signature-key-000000",
+        "<ADD_YOUR_TAGS>": "finance",
+        "<INSTANCE_NAME>": "Finance Dropbox",
+        "<AUTHORIZATION_GRANT_CODE>": "code-1",
+    }
+    response = admin_client.post(
+        "/instances/new/?element=dropbox",
+        {
+            "instance_uuid": str(uuid.uuid4()),
+            "name": typed["<INSTANCE_NAME>"],
+            "authentication_type": "oauth2",
+            "oauth_callback_url": typed["https://www.mycoolapp.com/auth"],
+            "oauth_api_key": typed["<CLIENT_ID>"],
+            "oauth_api_secret": typed["<CLIENT_SECRET>"],
+            "events_enabled": "on",
+            "event_callback_url": typed["<INSERT_YOUR_APPS_CALLBACK_URL>"],
+            "signature_key": typed["<INSERT_KEY>"],
+            "tags": typed["<ADD_YOUR_TAGS>"],
+            "send_link": "1",  # a draft and its link: nothing is sent yet
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert ElementMetadata.objects.filter(key="dropbox").exists()  # the form was built from it
+    instance = ElementInstance.objects.get(name="Finance Dropbox")
+
+    payload = consent.build_instance_payload(instance, code="code-1")
+
+    expected = (DATA / "dropbox_instance.json").read_text()
+    for placeholder, value in typed.items():
+        expected = expected.replace(placeholder, value)
+    # Byte for byte, in the documented order.
+    assert json.dumps(payload, indent=2) == expected.strip()

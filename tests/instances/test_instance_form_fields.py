@@ -10,8 +10,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from instances import parameters
+from instances.elements.models import ElementMetadata
+from instances.sandbox import catalog
 from tests.instances.form_helpers import (
     NEW,
     codes_of,
@@ -51,10 +54,23 @@ DOCUMENTED_FIELDS = [
 OPTIONAL_FIELDS = {"events_enabled", "signature_key", "tags"}
 
 
-@pytest.fixture
-def new_page(operator_client) -> str:
+@pytest.fixture(params=["built-in table", "from metadata"])
+def new_page(request, operator_client) -> str:
+    """The page as built from Dropbox's element metadata (kept as the sandbox serves it, which
+    tests/elements/test_dropbox_from_metadata.py reads over HTTP), and as its fallback when the
+    metadata cannot be read: both are the documented table."""
+    if request.param == "from metadata":
+        ElementMetadata.objects.create(
+            key="dropbox",
+            name="Dropbox",
+            element=catalog.element("dropbox"),
+            metadata=catalog.metadata("dropbox"),
+            fetched_at=timezone.now(),
+        )
     response = operator_client.get(NEW)
     assert response.status_code == 200
+    built_from_metadata = "documented parameter table." not in response.text
+    assert built_from_metadata is (request.param == "from metadata")
     return response.text
 
 
