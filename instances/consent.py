@@ -83,7 +83,8 @@ def build_instance_payload(instance: ElementInstance, *, code: str | None = None
         configuration["oauth.callback.url"] = instance.oauth_callback_url
     else:
         configuration["authentication.type"] = parameters.API_KEY
-        configuration[parameters.API_KEY_PARAMETER] = instance.api_key
+        if instance.api_key:  # else the element's own parameters carry its key
+            configuration[parameters.API_KEY_PARAMETER] = instance.api_key
     # The element's other parameters after the documented ones (Dropbox has none, so its body
     # is the documented example): the connection's, then the event section's.
     extras = instance.extras

@@ -202,7 +202,12 @@ class InstanceForm(ParameterMixin, forms.Form):
         dropped = []
         if parameters.OAUTH2 not in offered:
             dropped += self.OAUTH_FIELDS
-        if parameters.API_KEY not in offered:
+        if parameters.API_KEY not in offered or (
+            spec.field(parameters.API_KEY_PARAMETER) is None
+            and spec.key != parameters.DEFAULT_ELEMENT_KEY
+        ):
+            # An apiKey element whose metadata names its key entries otherwise fills those
+            # (Dropbox's documentation offers apiKey without naming its parameter: kept).
             dropped.append("api_key")
         if not spec.events_supported:
             dropped += EVENT_FIELDS
@@ -316,7 +321,11 @@ class InstanceForm(ParameterMixin, forms.Form):
             for name in self.OAUTH_FIELDS:
                 if not data.get(name):
                     self.add_error(name, required.format("oauth2 authentication"))
-        elif data.get("authentication_type") == parameters.API_KEY and not data.get("api_key"):
+        elif (
+            data.get("authentication_type") == parameters.API_KEY
+            and "api_key" in self.fields
+            and not data.get("api_key")
+        ):
             self.add_error("api_key", required.format("apiKey authentication"))
         if data.get("events_enabled") and not data.get("event_callback_url"):
             self.add_error("event_callback_url", "Events Enabled needs a URL to send events to.")

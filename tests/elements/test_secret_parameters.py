@@ -1,12 +1,16 @@
-"""A draft's secret parameter of its own (not one of the documented ones) is never shown back:
-the edit page says it is stored, masked, and a blank field keeps it; a new value replaces it."""
+"""An element's own secret parameters: a draft's is never shown back (the edit page says it is
+stored, masked, and a blank field keeps it; a new value replaces it); an apiKey element whose
+metadata names its own key entries is not asked for the documented `api.key` as well."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
+from instances import consent
 from instances.elements.spec import parse
-from instances.forms import DraftForm
+from instances.forms import DraftForm, InstanceForm
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +76,35 @@ def test_a_new_secret_replaces_it_and_a_required_one_stays_required_without_a_st
     form = _post(empty)
     assert not form.is_valid()
     assert form.errors["secret_param_vault_token"] == ["This field is required."]
+
+
+def test_an_api_key_element_with_its_own_key_entries_has_no_extra_api_key_field(make_instance):
+    keyed = parse(
+        {
+            "key": "mailer",
+            "name": "Mailer",
+            "authentication": {"type": "apiKey"},
+            "configuration": [
+                {"key": "mailer.secret", "name": "Secret", "type": "PASSWORD", "required": True}
+            ],
+        },
+        {"events": {"supported": False}},
+    )
+    form = InstanceForm(
+        {
+            "instance_uuid": str(uuid.uuid4()),
+            "name": "Newsletter",
+            "authentication_type": "apiKey",
+            "secret_param_mailer_secret": "mailer-secret-000",
+            "tags": "",
+        },
+        spec=keyed,
+    )
+
+    assert "api_key" not in form.fields
+    assert form.is_valid(), form.errors
+    instance = consent.create_draft(data=form.cleaned_data, actor=None)
+    assert consent.build_instance_payload(instance)["configuration"] == {
+        "authentication.type": "apiKey",
+        "mailer.secret": "mailer-secret-000",
+    }
